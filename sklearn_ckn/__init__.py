@@ -1,0 +1,6 @@
+"""Convolutional Kernel Networks (Mairal et al., 2014; Mairal, 2016) for scikit-learn."""
+
+from ._feature_extraction import CKNFeatureExtractor
+
+__all__ = ["CKNFeatureExtractor"]
+__version__ = "0.1.0.dev0"

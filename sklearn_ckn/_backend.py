@@ -1,0 +1,119 @@
+"""Array namespace and device selection: NumPy on the host, CuPy on a GPU.
+
+The compute core is written against the array API standard; this module is
+the only place that knows which library actually runs it and how arrays move
+between the host and the device.
+"""
+
+import numpy as np
+from array_api_compat import array_namespace, is_cupy_array, is_numpy_array
+from array_api_compat import device as array_device
+
+__all__ = [
+    "array_device",
+    "array_namespace",
+    "compute_namespace",
+    "cupy_available",
+    "is_numpy_namespace",
+    "max_float_dtype",
+    "to_namespace",
+    "to_numpy",
+]
+
+
+def cupy_available():
+    """Return True when CuPy imports and a CUDA device answers.
+
+    ``import cupy`` succeeds on machines without a GPU, where any allocation
+    then fails, so the device count is the real test.
+    """
+    try:
+        import cupy
+    except ImportError:
+        return False
+    try:
+        return bool(cupy.is_available())
+    except Exception:  # a broken CUDA install must read as "no GPU"
+        return False
+
+
+def _cupy_namespace():
+    import cupy
+
+    return array_namespace(cupy.empty(0))
+
+
+def compute_namespace(X, device, *, follow_input):
+    """Choose the namespace and device that run the computation.
+
+    Parameters
+    ----------
+    X : array
+        The validated input.
+    device : {"auto", "cpu", "cuda"}
+        The user's choice (see :class:`~sklearn_ckn.CKNFeatureExtractor`).
+    follow_input : bool
+        True when scikit-learn's ``array_api_dispatch`` is on: a non-NumPy
+        input is then computed in its own namespace and on its own device,
+        whatever ``device`` says, as scikit-learn does.
+
+    Returns
+    -------
+    xp : module
+        Array API compatible namespace.
+    dev : object
+        Device on which arrays are created.
+    """
+    if follow_input and not is_numpy_array(X):
+        return array_namespace(X), array_device(X)
+    if is_cupy_array(X):
+        raise TypeError(
+            "CuPy input needs scikit-learn's array API dispatch: wrap the call "
+            "in sklearn.config_context(array_api_dispatch=True) (with "
+            "SCIPY_ARRAY_API=1 set before SciPy is imported), or pass a NumPy "
+            "array with device='cuda'."
+        )
+    if device == "cpu" or (device == "auto" and not cupy_available()):
+        return array_namespace(np.empty(0)), "cpu"
+    if device == "cuda" and not cupy_available():
+        raise RuntimeError(
+            "device='cuda' requires CuPy and a CUDA GPU, and none is available "
+            "(pip install 'sklearn-ckn[cuda]', or use device='cpu' or 'auto')."
+        )
+    xp = _cupy_namespace()
+    return xp, array_device(xp.empty(0))
+
+
+def is_numpy_namespace(xp):
+    """Return True when ``xp`` computes with NumPy."""
+    return xp.__name__ in {"numpy", "array_api_compat.numpy"}
+
+
+def max_float_dtype(xp, dev):
+    """The most precise real floating dtype that ``xp`` offers on ``dev``."""
+    if is_numpy_namespace(xp):
+        return xp.float64
+    try:
+        dtypes = xp.__array_namespace_info__().dtypes(kind="real floating", device=dev)
+    except AttributeError:  # namespaces predating the inspection API
+        return xp.float64
+    return xp.float64 if "float64" in dtypes else xp.float32
+
+
+def to_namespace(x, xp, dev, dtype=None):
+    """Return ``x`` as an array of ``xp`` on ``dev`` (no copy when it already is)."""
+    if is_cupy_array(x) and is_numpy_namespace(xp):
+        x = x.get()
+    out = xp.asarray(x, device=dev)
+    if dtype is not None and out.dtype != dtype:
+        out = xp.astype(out, dtype)
+    return out
+
+
+def to_numpy(x):
+    """Return a host NumPy copy (or view) of an array of any supported namespace."""
+    if is_numpy_array(x):
+        return x
+    if is_cupy_array(x):
+        return x.get()
+    return np.from_dlpack(x)

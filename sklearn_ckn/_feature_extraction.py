@@ -1,0 +1,210 @@
+"""CKNFeatureExtractor: unsupervised convolutional kernel network features."""
+
+import numpy as np
+from sklearn.base import TransformerMixin, _fit_context
+from sklearn.utils.validation import _check_feature_names_in
+
+from ._backend import array_device, array_namespace, compute_namespace
+from ._base import CKNBase, _dispatch_on, _float_dtype
+from ._network import transform_in_batches
+
+__all__ = ["CKNFeatureExtractor"]
+
+
+class CKNFeatureExtractor(TransformerMixin, CKNBase):
+    """Convolutional kernel network features, learned without labels.
+
+    Each layer extracts the patches of its input map, responds to a patch x
+    with ``nu * kappa(<z_f, x> / nu)`` for each filter z_f (``nu`` the patch
+    norm, ``kappa`` a dot-product kernel on the sphere), applies Gaussian
+    pooling with subsampling, and maps the p responses at every kept position
+    by ``M = (K^{1/2} + eps I)^{-1}``, ``K = kappa(Z Z^T)``: the Nystroem
+    approximation of the kernel's feature map (Mairal et al., 2014; Mairal,
+    2016). ``fit`` learns each layer's filters in turn by spherical k-means on
+    normalized patches sampled at random from the previous layer's output.
+
+    Per-layer parameters take a scalar (the same for every layer) or a
+    sequence with one entry per layer; the number of layers is the length of
+    ``n_filters`` (or of ``filters``). Patch size and subsampling entries are
+    an int (the same along every spatial axis) or a tuple with one value per
+    axis, e.g. ``patch_size=((1, 5), 3)``.
+
+    Parameters
+    ----------
+    n_filters : int or sequence of int, default=(32, 128)
+        Number of filters of each layer.
+    patch_size : int, tuple or sequence, default=3
+        Patch size of each layer.
+    subsampling : int, tuple or sequence, default=2
+        Gaussian pooling factor of each layer; 1 means no pooling. The pooling
+        taps are proportional to exp(-t^2 / s^2), t = -s..s, and the output
+        keeps every s-th position: ``(n - 1) // s + 1`` of ``n``.
+    kernel : {"exp", "poly", "arccos", "linear"} or sequence, default="exp"
+        Dot-product kernel of each layer: ``exp`` is exp((u - 1) / sigma^2),
+        the Gaussian kernel on the sphere; ``poly`` is u^2; ``arccos`` the
+        degree-1 arc-cosine kernel; ``linear`` is u.
+    sigma : float or sequence of float, default=0.6
+        Bandwidth of the ``exp`` kernel of each layer (ignored by the others).
+    padding : {"same", "valid"} or sequence, default="same"
+        ``same`` pads ``k // 2`` zeros on each side (an even ``k`` makes the
+        map one larger); ``valid`` pads nothing.
+    eps : float, default=1e-2
+        Regularization of M = (K^{1/2} + eps I)^{-1}, as in the original CKN.
+    image_shape : tuple of int or None, default=None
+        Layout of each row of a 2-D ``X``: ``(L,)`` or ``(H, W)`` without
+        channels, ``(L, C)`` or ``(H, W, C)`` with ``channel_axis`` naming the
+        channel axis. None with 2-D ``X`` means one-channel 1-D signals of
+        length ``n_features``. With an image array ``X`` of shape
+        (n_samples, \\*image_shape), None takes the array's shape; a given
+        value must match it.
+    channel_axis : int or None, default=None
+        Axis of ``image_shape`` (or of each image) that holds the channels;
+        None means single-channel images. As in scikit-image, a 3-axis image
+        needs it: ``-1`` for (H, W, C), ``0`` for (C, H, W).
+    n_patches : int, default=10000
+        Number of patches sampled per layer for k-means (all patches when
+        there are fewer). All-zero patches are dropped.
+    filters : list of arrays or None, default=None
+        User-given filters, one array per layer in the layout
+        (n_filters, in_channels, \\*patch_shape), each filter of unit L2 norm.
+        With them ``fit`` learns nothing: it only validates ``X`` and
+        computes each layer's map M (the precedent is
+        ``SparseCoder(dictionary=...)``). ``n_filters`` and ``patch_size``
+        are then taken from the arrays. Use it to load filters learned
+        elsewhere, e.g. another model's ``filters_``.
+    batch_size : int or None, default=None
+        Samples processed at once; None picks it so that a batch's
+        intermediate arrays stay within about 256 MiB.
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        Where to compute: ``cuda`` uses CuPy on a GPU (and fails when there is
+        none), ``cpu`` uses NumPy, ``auto`` uses CuPy when a GPU answers. Under
+        scikit-learn's ``array_api_dispatch``, non-NumPy inputs are computed
+        in their own namespace and on their own device.
+    random_state : int, RandomState instance or None, default=None
+        Controls patch sampling and the k-means seeding.
+    verbose : int, default=0
+        Verbosity level.
+
+    Attributes
+    ----------
+    filters_ : list of ndarray
+        Filters of each layer, shape (n_filters, in_channels, \\*patch_shape),
+        each of unit L2 norm over its in_channels x patch values. NumPy arrays
+        (on the host), or arrays of the input's namespace when fitted under
+        ``array_api_dispatch``.
+    lintrans_ : list of ndarray
+        The map M of each layer, shape (n_filters, n_filters).
+    image_shape_ : tuple of int
+        Per-sample shape of the input as laid out by the user.
+    n_channels_in_ : int
+        Number of input channels.
+    output_shape_ : tuple of int
+        Shape (n_filters, \\*spatial) of the last layer's map; ``transform``
+        returns it flattened in C order, that is filter-major: feature
+        ``f * prod(spatial) + position`` is filter ``f`` at ``position``
+        (row-major over the spatial axes).
+    n_features_in_ : int
+        Number of values per sample (the product of ``image_shape_``).
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    sklearn.kernel_approximation.Nystroem : Nystroem approximation of a kernel
+        on whole samples rather than on patches.
+
+    References
+    ----------
+    .. [1] J. Mairal, P. Koniusz, Z. Harchaoui and C. Schmid. "Convolutional
+       Kernel Networks". Advances in Neural Information Processing Systems, 2014.
+    .. [2] J. Mairal. "End-to-End Kernel Learning with Supervised Convolutional
+       Kernel Networks". Advances in Neural Information Processing Systems, 2016.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn_ckn import CKNFeatureExtractor
+    >>> X, y = load_digits(return_X_y=True)
+    >>> ckn = CKNFeatureExtractor(n_filters=(8, 16), image_shape=(8, 8),
+    ...                           random_state=0)
+    >>> ckn.fit_transform(X[:100]).shape
+    (100, 64)
+    """
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Learn the filters of every layer from the images in ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, \\*image_shape)
+            Training images or signals (see ``image_shape``).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            Fitted extractor.
+        """
+        self._fit_network(X)
+        return self
+
+    def transform(self, X):
+        """Compute the CKN features of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, \\*image_shape)
+            Images laid out as at fit time.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, prod(output_shape_))
+            The last layer's map, flattened filter-major (see ``output_shape_``).
+            float32 for float32 input, float64 otherwise.
+        """
+        self._check_fitted()
+        self._check_same_namespace(X, "transform")
+        maps, _ = self._validate_images(X, reset=False)
+        xp, dev = compute_namespace(maps, self.device, follow_input=_dispatch_on())
+        dtype = _float_dtype(xp, maps.dtype)
+        out_xp = array_namespace(maps)
+        return transform_in_batches(
+            maps, self._specs, self._network_params(xp, dev, dtype), self._shapes,
+            xp=xp, dev=dev, dtype=dtype, batch_size=self.batch_size,
+            out_xp=out_xp, out_dev=array_device(maps),
+        )
+
+    def get_feature_names_out(self, input_features=None):
+        """Output feature names: ``cknfeatureextractor_f{filter}_{position}``.
+
+        The position reads ``t{i}`` for signals and ``y{i}_x{j}`` for images.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked against ``feature_names_in_``; the output names do not
+            depend on them.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        self._check_fitted()
+        _check_feature_names_in(self, input_features, generate_names=False)
+        prefix = type(self).__name__.lower()
+        n_filters, *spatial = self.output_shape_
+        axes = ("t",) if len(spatial) == 1 else ("y", "x")
+        positions = [
+            "_".join(f"{a}{i}" for a, i in zip(axes, index))
+            for index in np.ndindex(*spatial)
+        ]
+        names = [f"{prefix}_f{f}_{pos}" for f in range(n_filters) for pos in positions]
+        return np.asarray(names, dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.array_api_support = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags

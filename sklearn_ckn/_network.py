@@ -1,0 +1,314 @@
+"""The CKN layer stack: shapes, forward pass in memory-bounded batches, and the
+unsupervised (layer-wise spherical k-means) learning of the filters.
+
+Maps are channels-last, (n, *spatial, C), with one or two spatial axes. Filters
+are held in the internal patch order of :mod:`sklearn_ckn._patches`. This module
+knows nothing of scikit-learn; the estimators call it.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._backend import array_device, array_namespace, to_namespace
+from ._kernels import kernel_value
+from ._kmeans import TooFewDistinctPatchesError, spherical_kmeans
+from ._lintrans import lintrans
+from ._patches import (
+    conv_output_shape,
+    extract_patches,
+    pad_map,
+    padding_widths,
+    patch_squared_norms,
+)
+from ._pooling import pool, pooled_shape, pooling_matrices
+
+__all__ = [
+    "PATCH_NORM_FLOOR",
+    "LayerSpec",
+    "auto_batch_size",
+    "fit_layers_unsupervised",
+    "forward",
+    "layer_forward",
+    "layer_shapes",
+    "transform_in_batches",
+]
+
+#: nu = sqrt(max(||x||^2, PATCH_NORM_FLOOR)), the original implementation's floor.
+PATCH_NORM_FLOOR = 1e-6
+
+#: memory allowed for one batch's intermediate arrays when batch_size is automatic
+DEFAULT_BATCH_BYTES = 256 * 2**20
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """Hyper-parameters of one CKN layer, fully resolved.
+
+    Attributes
+    ----------
+    n_filters : int
+    patch_shape : tuple of int
+        One entry per spatial axis.
+    subsampling : tuple of int
+        Pooling factor per spatial axis (1 means no pooling on that axis).
+    kernel : str
+    sigma : float
+    padding : {"same", "valid"}
+    eps : float
+        Regularization of M = (K^{1/2} + eps I)^{-1}.
+    """
+
+    n_filters: int
+    patch_shape: tuple
+    subsampling: tuple
+    kernel: str
+    sigma: float
+    padding: str
+    eps: float
+
+
+@dataclass(frozen=True)
+class LayerShape:
+    """Spatial shapes met by one layer: input, response (before pooling), output."""
+
+    input: tuple
+    conv: tuple
+    output: tuple
+    in_channels: int
+
+
+def layer_shapes(input_spatial, n_channels, specs):
+    """Propagate the spatial shape through the layers.
+
+    Raises
+    ------
+    ValueError
+        If a ``valid`` layer's patch is larger than its input map.
+    """
+    shapes = []
+    spatial, channels = tuple(input_spatial), n_channels
+    for index, spec in enumerate(specs):
+        conv = conv_output_shape(spatial, spec.patch_shape, spec.padding)
+        if min(conv) < 1:
+            raise ValueError(
+                f"Layer {index} has patch_size {spec.patch_shape} with padding="
+                f"'valid' but its input map is only {spatial}: the patch must fit "
+                "inside the map. Use padding='same', smaller patches or larger "
+                "images."
+            )
+        out = pooled_shape(conv, spec.subsampling)
+        shapes.append(LayerShape(spatial, conv, out, channels))
+        spatial, channels = out, spec.n_filters
+    return shapes
+
+
+def _responses(h, spec, z, xp):
+    """nu * kappa(<z, x> / nu) at every position, shape (n, *conv_spatial, p)."""
+    padded = pad_map(h, padding_widths(spec.patch_shape, spec.padding), xp)
+    patches = extract_patches(padded, spec.patch_shape, xp)
+    sq_norms = patch_squared_norms(padded, spec.patch_shape, xp)
+    nu = xp.sqrt(xp.clip(sq_norms, PATCH_NORM_FLOOR, None))[..., None]
+    cosines = (patches @ xp.matrix_transpose(z)) / nu
+    return nu * kernel_value(cosines, spec.kernel, spec.sigma, xp)
+
+
+def layer_forward(h, spec, z, m, xp, pool_mats=None):
+    """One CKN layer: responses, Gaussian pooling, then the map M.
+
+    Pooling and M are linear and commute; M is applied after pooling, on the
+    kept positions only.
+
+    Parameters
+    ----------
+    h : array of shape (n, *spatial, C)
+    spec : LayerSpec
+    z : array of shape (p, prod(patch_shape) * C)
+        Unit-norm filters in internal patch order.
+    m : array of shape (p, p)
+        The layer's map M.
+    xp : module
+    pool_mats : list or None
+        Pre-built pooling matrices (see :func:`sklearn_ckn._pooling.pooling_matrices`).
+
+    Returns
+    -------
+    array of shape (n, *pooled_spatial, p)
+    """
+    a = _responses(h, spec, z, xp)
+    a = pool(a, spec.subsampling, xp, pool_mats)
+    return a @ m
+
+
+@dataclass
+class _DeviceLayer:
+    """A layer's parameters on the compute device, with its pooling matrices."""
+
+    spec: LayerSpec
+    z: object
+    m: object
+    pool_mats: list
+
+
+def _device_layers(specs, params, shapes, xp, dev, dtype):
+    layers = []
+    for spec, (z, m), shape in zip(specs, params, shapes):
+        layers.append(
+            _DeviceLayer(
+                spec,
+                to_namespace(z, xp, dev, dtype),
+                to_namespace(m, xp, dev, dtype),
+                pooling_matrices(shape.conv, spec.subsampling, xp, dtype, dev),
+            )
+        )
+    return layers
+
+
+def forward(h, layers, xp):
+    """Run ``h`` through prepared device layers; returns the last map."""
+    for layer in layers:
+        h = layer_forward(h, layer.spec, layer.z, layer.m, xp, layer.pool_mats)
+    return h
+
+
+def auto_batch_size(shapes, specs, itemsize, budget_bytes=DEFAULT_BATCH_BYTES):
+    """Samples per batch so that one batch's largest intermediates fit the budget.
+
+    Counts, per layer and per sample, the padded input, the patch matrix (built
+    once by stacking, once reshaped), the responses and their pooled copies.
+    """
+    per_sample = 0
+    for shape, spec in zip(shapes, specs):
+        positions = math.prod(shape.conv)
+        patch_len = math.prod(spec.patch_shape) * shape.in_channels
+        per_sample = max(
+            per_sample, positions * (2 * patch_len + 4 * spec.n_filters) * itemsize
+        )
+    return max(1, budget_bytes // max(per_sample, 1))
+
+
+def _dtype_name(dtype):
+    """'float32' or 'float64': how a dtype is named in every namespace."""
+    return "float32" if "float32" in str(dtype) else "float64"
+
+
+def _take_rows(x, indices):
+    """Rows ``indices`` (host integers) of ``x``, in ``x``'s own namespace."""
+    xp = array_namespace(x)
+    return xp.take(x, xp.asarray(indices, device=array_device(x)), axis=0)
+
+
+def transform_in_batches(
+    x, specs, params, shapes, *, xp, dev, dtype, batch_size, out_xp, out_dev
+):
+    """Flattened features of every sample, computed ``batch_size`` samples at a time.
+
+    Parameters
+    ----------
+    x : array of shape (n, *spatial, C)
+        Input maps in any supported namespace; each batch is moved to the
+        compute device on its own, so device memory stays bounded.
+    specs, params, shapes : lists
+        Layer specs, (z, m) pairs and the shapes from :func:`layer_shapes`.
+    xp, dev, dtype : compute namespace, device and float dtype.
+    batch_size : int or None
+        None picks it from a memory budget (:func:`auto_batch_size`).
+    out_xp, out_dev : namespace and device of the returned array.
+
+    Returns
+    -------
+    array of shape (n, p_L * prod(spatial_L))
+        Features in (filter, *position) order: the last map, channel-first,
+        flattened in C order.
+    """
+    n = x.shape[0]
+    layers = _device_layers(specs, params, shapes, xp, dev, dtype)
+    n_out = specs[-1].n_filters * math.prod(shapes[-1].output)
+    if batch_size is None:
+        batch_size = auto_batch_size(shapes, specs, xp.finfo(dtype).bits // 8)
+    out_dtype = getattr(out_xp, _dtype_name(dtype))
+    out = out_xp.empty((n, n_out), dtype=out_dtype, device=out_dev)
+    nd = len(shapes[0].input)
+    channel_first = (0, nd + 1, *range(1, nd + 1))
+    for start in range(0, n, batch_size):
+        stop = min(start + batch_size, n)
+        batch = to_namespace(x[start:stop, ...], xp, dev, dtype)
+        feats = forward(batch, layers, xp)
+        feats = xp.reshape(xp.permute_dims(feats, channel_first), (stop - start, n_out))
+        out[start:stop, :] = to_namespace(feats, out_xp, out_dev)
+    return out
+
+
+def _sample_patches(x, specs, params, shapes, layer, *, n_patches, rng, xp, dev, dtype,
+                    batch_size):
+    """Patches of layer ``layer``'s input map at random (image, position) pairs.
+
+    Only the sampled images are run through the layers below. Returns the
+    non-zero patches normalized to unit norm, shape (m, d), on the device.
+    """
+    n = x.shape[0]
+    shape, spec = shapes[layer], specs[layer]
+    n_positions = math.prod(shape.conv)
+    total = n * n_positions
+    if n_patches >= total:
+        flat = np.arange(total)
+    else:
+        flat = np.sort(rng.choice(total, size=n_patches, replace=False))
+    images, local = np.unique(flat // n_positions, return_inverse=True)
+    positions = flat % n_positions
+    below = _device_layers(specs[:layer], params[:layer], shapes[:layer], xp, dev, dtype)
+    pads = padding_widths(spec.patch_shape, spec.padding)
+    chunks = []
+    for start in range(0, images.shape[0], batch_size):
+        stop = min(start + batch_size, images.shape[0])
+        batch = to_namespace(_take_rows(x, images[start:stop]), xp, dev, dtype)
+        h = forward(batch, below, xp)
+        patches = extract_patches(pad_map(h, pads, xp), spec.patch_shape, xp)
+        patches = xp.reshape(patches, (-1, patches.shape[-1]))
+        in_batch = (local >= start) & (local < stop)
+        rows = (local[in_batch] - start) * n_positions + positions[in_batch]
+        chunks.append(xp.take(patches, xp.asarray(rows, device=dev), axis=0))
+    patches = xp.concat(chunks, axis=0) if len(chunks) > 1 else chunks[0]
+    sq_norms = xp.sum(patches * patches, axis=1)
+    # zero patches (padding, blank regions) carry no direction
+    patches = patches[sq_norms > 0.0]
+    return patches / xp.sqrt(xp.sum(patches * patches, axis=1, keepdims=True))
+
+
+def fit_layers_unsupervised(x, specs, shapes, *, n_patches, rng, xp, dev, dtype,
+                            batch_size=None):
+    """Learn each layer's filters by spherical k-means on sampled patches.
+
+    Layer ``l`` samples its patches from the output of the layers below it,
+    which are fitted first.
+
+    Returns
+    -------
+    params : list of (z, m)
+        Unit-norm filters (p, d) in internal patch order and the map M, on the
+        compute device.
+
+    Raises
+    ------
+    TooFewDistinctPatchesError
+        With an extra ``layer`` attribute, when a layer has more filters than
+        distinct non-zero sampled patches.
+    """
+    if batch_size is None:
+        batch_size = auto_batch_size(shapes, specs, xp.finfo(dtype).bits // 8)
+    params = []
+    for layer, spec in enumerate(specs):
+        patches = _sample_patches(
+            x, specs, params, shapes, layer, n_patches=n_patches, rng=rng, xp=xp,
+            dev=dev, dtype=dtype, batch_size=batch_size,
+        )
+        try:
+            if patches.shape[0] < 1:
+                raise TooFewDistinctPatchesError(spec.n_filters, 0)
+            z, _ = spherical_kmeans(patches, spec.n_filters, rng=rng, xp=xp)
+        except TooFewDistinctPatchesError as exc:
+            exc.layer = layer
+            raise
+        params.append((z, lintrans(z, spec.kernel, spec.sigma, spec.eps, xp)))
+    return params
