@@ -1,0 +1,181 @@
+"""The compute core's operations against independent computations.
+
+Every test runs on NumPy and on array-api-strict: the strict namespace refuses
+anything outside the array API standard, so a pass there shows the core needs
+nothing CuPy lacks.
+"""
+
+import array_api_strict
+import numpy as np
+import pytest
+import scipy.linalg
+from array_api_compat import numpy as compat_numpy
+
+from sklearn_ckn._kernels import KERNELS, kernel_derivative, kernel_value
+from sklearn_ckn._kmeans import TooFewDistinctPatchesError, spherical_kmeans
+from sklearn_ckn._lintrans import lintrans
+from sklearn_ckn._patches import (
+    extract_patches,
+    filters_from_internal,
+    filters_to_internal,
+    pad_map,
+    patch_squared_norms,
+)
+from sklearn_ckn._pooling import pool, pooling_matrix
+
+NAMESPACES = [compat_numpy, array_api_strict]
+
+
+def _host(a):
+    return np.from_dlpack(a) if not isinstance(a, np.ndarray) else a
+
+
+@pytest.fixture(params=NAMESPACES, ids=["numpy", "array_api_strict"])
+def xp(request):
+    return request.param
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_kernel_derivative_matches_finite_differences(xp, kernel):
+    u = np.linspace(-0.95, 0.95, 41)
+    step = 1e-6
+    value = lambda t: _host(kernel_value(xp.asarray(t), kernel, 0.6, xp))  # noqa: E731
+    numeric = (value(u + step) - value(u - step)) / (2 * step)
+    analytic = _host(kernel_derivative(xp.asarray(u), kernel, 0.6, xp))
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_kernel_values_on_the_sphere(xp):
+    u = np.array([-1.0, 0.0, 0.5, 1.0])
+    k = {name: _host(kernel_value(xp.asarray(u), name, 0.6, xp)) for name in KERNELS}
+    np.testing.assert_allclose(k["exp"], np.exp((u - 1) / 0.36))
+    np.testing.assert_allclose(k["poly"], u**2)
+    np.testing.assert_allclose(k["linear"], u)
+    # arc-cosine of degree 1: 1/pi at u=0, 1 at u=1, 0 at u=-1
+    np.testing.assert_allclose(k["arccos"][[0, 1, 3]], [0.0, 1 / np.pi, 1.0], atol=1e-15)
+    # rounding past |u| = 1 must not give NaN
+    assert np.isfinite(_host(kernel_value(xp.asarray([1 + 1e-15]), "arccos", 0.6, xp))).all()
+
+
+def _naive_patches(h, k, pad):
+    """Loop-based reference: patch (i, j) of a channels-last map, (a, b, c) order."""
+    n, height, width, c = h.shape
+    hp = np.pad(h, ((0, 0), (pad[0], pad[0]), (pad[1], pad[1]), (0, 0)))
+    out_h, out_w = hp.shape[1] - k[0] + 1, hp.shape[2] - k[1] + 1
+    out = np.empty((n, out_h, out_w, k[0] * k[1] * c))
+    for i in range(out_h):
+        for j in range(out_w):
+            out[:, i, j] = hp[:, i : i + k[0], j : j + k[1], :].reshape(n, -1)
+    return out
+
+
+@pytest.mark.parametrize("k", [(3, 3), (2, 2), (1, 4), (5, 2)])
+@pytest.mark.parametrize("pad", [(0, 0), (1, 2)])
+def test_patches_and_their_norms(xp, k, pad):
+    rng = np.random.default_rng(0)
+    h = rng.standard_normal((2, 6, 7, 3))
+    expected = _naive_patches(h, k, pad)
+    padded = pad_map(xp.asarray(h), pad, xp)
+    patches = _host(extract_patches(padded, k, xp))
+    np.testing.assert_array_equal(patches, expected)
+    norms = _host(patch_squared_norms(padded, k, xp))
+    np.testing.assert_allclose(norms, (expected**2).sum(-1), rtol=1e-12)
+
+
+def test_one_dimensional_patches(xp):
+    h = np.arange(10.0).reshape(1, 5, 2)  # one signal, length 5, 2 channels
+    patches = _host(extract_patches(pad_map(xp.asarray(h), (1,), xp), (3,), xp))
+    # position 0: [pad, x0, x1] with the channel fastest
+    np.testing.assert_array_equal(patches[0, 0], [0, 0, 0, 1, 2, 3])
+    np.testing.assert_array_equal(patches[0, 4], [6, 7, 8, 9, 0, 0])
+
+
+def test_filter_layout_round_trip(xp):
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((4, 3, 2, 5))
+    z = filters_to_internal(xp.asarray(w), xp)
+    # internal order matches the patch order: offset-major, channel fastest
+    np.testing.assert_array_equal(_host(z)[:, :3], w[:, :, 0, 0])
+    np.testing.assert_array_equal(_host(filters_from_internal(z, 3, (2, 5), xp)), w)
+
+
+@pytest.mark.parametrize("s", [1, 2, 3])
+def test_pooling_equals_strided_gaussian_convolution(xp, s):
+    rng = np.random.default_rng(2)
+    h = rng.standard_normal((2, 9, 8, 3))
+    pooled = _host(pool(xp.asarray(h), (s, s), xp))
+    if s == 1:
+        np.testing.assert_array_equal(pooled, h)
+        return
+    t = np.arange(-s, s + 1)
+    g = np.exp(-(t**2) / s**2)
+    g2 = np.outer(g, g) / g.sum() ** 2
+    hp = np.pad(h, ((0, 0), (s, s), (s, s), (0, 0)))
+    out_h, out_w = (9 - 1) // s + 1, (8 - 1) // s + 1
+    expected = np.empty((2, out_h, out_w, 3))
+    for i in range(out_h):
+        for j in range(out_w):
+            window = hp[:, i * s : i * s + 2 * s + 1, j * s : j * s + 2 * s + 1, :]
+            expected[:, i, j] = np.einsum("nabc,ab->nc", window, g2)
+    np.testing.assert_allclose(pooled, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_pooling_matrix_rows_sum_to_one_inside():
+    mat = pooling_matrix(11, 2)
+    assert mat.shape == (6, 11)
+    # rows whose window is fully inside keep the mass; border rows lose the padding
+    np.testing.assert_allclose(mat[1:-1].sum(1), 1.0)
+    assert mat[0].sum() < 1.0
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_lintrans_is_the_regularized_inverse_square_root(xp, kernel):
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal((6, 12))
+    z /= np.linalg.norm(z, axis=1, keepdims=True)
+    m = _host(lintrans(xp.asarray(z), kernel, 0.6, 0.01, xp))
+    gram = _host(kernel_value(xp.asarray(z @ z.T), kernel, 0.6, xp))
+    root = np.real(scipy.linalg.sqrtm(gram))
+    if np.linalg.eigvalsh(gram).min() > 1e-8:  # sqrtm is reliable on definite K
+        np.testing.assert_allclose(m, np.linalg.inv(root + 0.01 * np.eye(6)), rtol=1e-7,
+                                   atol=1e-9)
+    np.testing.assert_allclose(m, m.T, atol=1e-12)
+
+
+def test_lintrans_float32_keeps_dtype(xp):
+    z = np.eye(4, 8)
+    m = lintrans(xp.asarray(z.astype(np.float32)), "exp", 0.6, 0.01, xp)
+    assert m.dtype == xp.float32
+
+
+def test_spherical_kmeans_recovers_separated_directions(xp):
+    rng = np.random.default_rng(4)
+    centers = np.linalg.qr(rng.standard_normal((8, 8)))[0][:4]  # 4 orthonormal
+    points = np.repeat(centers, 50, axis=0) + 0.05 * rng.standard_normal((200, 8))
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    found, n_iter = spherical_kmeans(
+        xp.asarray(points), 4, rng=np.random.default_rng(0), xp=xp
+    )
+    found = _host(found)
+    np.testing.assert_allclose(np.linalg.norm(found, axis=1), 1.0, rtol=1e-12)
+    # every true direction has a centroid within a few degrees
+    assert (centers @ found.T).max(axis=1).min() > 0.99
+    assert 1 <= n_iter <= 100
+
+
+def test_spherical_kmeans_refuses_too_few_distinct_points(xp):
+    points = np.repeat(np.eye(3), 10, axis=0)  # 3 distinct points
+    with pytest.raises(TooFewDistinctPatchesError) as info:
+        spherical_kmeans(xp.asarray(points), 4, rng=np.random.default_rng(0), xp=xp)
+    assert info.value.n_distinct == 3
+
+
+def test_spherical_kmeans_is_deterministic():
+    rng = np.random.default_rng(5)
+    points = rng.standard_normal((300, 6))
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    runs = [
+        spherical_kmeans(points, 7, rng=np.random.default_rng(11), xp=compat_numpy)[0]
+        for _ in range(2)
+    ]
+    np.testing.assert_array_equal(runs[0], runs[1])
