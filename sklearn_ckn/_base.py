@@ -16,7 +16,6 @@ from ._backend import (
     array_namespace,
     compute_namespace,
     to_namespace,
-    to_numpy,
 )
 from ._kernels import KERNELS
 from ._kmeans import TooFewDistinctPatchesError
@@ -108,8 +107,16 @@ class CKNBase(BaseEstimator):
     def _validate_images(self, X, *, reset):
         """Validate ``X`` and return it as channels-last maps (n, *spatial, C).
 
-        Sets ``n_features_in_``, ``image_shape_`` and ``n_channels_in_`` when
-        ``reset``; otherwise checks ``X`` against them.
+        With ``reset`` the per-sample shape is read from ``X`` and the
+        parameters; otherwise ``X`` is checked against ``image_shape_``.
+
+        Returns
+        -------
+        maps : array of shape (n, *spatial, C)
+        shape : tuple of int
+            Per-sample shape as laid out by the user.
+        spatial : tuple of int
+        n_channels : int
         """
         xp_in = _input_namespace(X)
         X = validate_data(
@@ -130,14 +137,10 @@ class CKNBase(BaseEstimator):
             )
         if reset:
             shape = self._image_shape_of(X)
-            self.image_shape_ = shape
-            self.n_features_in_ = math.prod(shape)
         else:
             self._check_against_fit(X)
             shape = self.image_shape_
         spatial, channels, axis = _split_channels(shape, self.channel_axis)
-        if reset:
-            self.n_channels_in_ = channels
         xp = array_namespace(X)
         maps = xp.reshape(X, (X.shape[0], *shape))
         if axis is None:
@@ -145,7 +148,7 @@ class CKNBase(BaseEstimator):
         else:
             order = [0, *(i + 1 for i in range(len(shape)) if i != axis), axis + 1]
             maps = xp.permute_dims(maps, tuple(order))
-        return maps, spatial
+        return maps, shape, spatial, channels
 
     def _image_shape_of(self, X):
         """The per-sample shape of ``X`` at fit time, checked against image_shape."""
@@ -296,45 +299,62 @@ class CKNBase(BaseEstimator):
     # -------------------------------------------------------------- fitting
 
     def _fit_network(self, X):
-        """Validate X, resolve the architecture and set the fitted filters.
+        """Validate X, resolve the architecture, learn (or take) the filters.
 
-        Returns the validated maps and everything the forward pass needs.
+        Fitted attributes are set only once everything has succeeded, so a
+        failed fit leaves an earlier fit in place.
+
+        Returns
+        -------
+        maps : array of shape (n, *spatial, C)
+            The validated input, channels-last, for the caller's next step.
         """
-        maps, spatial = self._validate_images(X, reset=True)
-        specs = self._layer_specs(len(spatial), self.n_channels_in_)
-        shapes = layer_shapes(spatial, self.n_channels_in_, specs)
+        maps, shape, spatial, n_channels = self._validate_images(X, reset=True)
+        specs = self._layer_specs(len(spatial), n_channels)
+        shapes = layer_shapes(spatial, n_channels, specs)
         xp, dev = compute_namespace(maps, self.device, follow_input=_dispatch_on())
         dtype = _float_dtype(xp, maps.dtype)
         if self.filters is None:
-            seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-            try:
-                params = fit_layers_unsupervised(
-                    maps, specs, shapes, n_patches=self.n_patches,
-                    rng=np.random.default_rng(seed), xp=xp, dev=dev, dtype=dtype,
-                    batch_size=self.batch_size,
-                )
-            except TooFewDistinctPatchesError as exc:
-                raise ValueError(
-                    f"Layer {exc.layer} asks for n_filters={exc.n_clusters}, but only "
-                    f"{exc.n_distinct} distinct non-zero patches were sampled from X "
-                    f"(n_samples={maps.shape[0]}, n_features={self.n_features_in_}). "
-                    "Use fewer filters, more or larger images, or a larger n_patches."
-                ) from None
+            params = self._learn_filters(maps, specs, shapes, xp, dev, dtype)
         else:
             params = []
             for w, spec in zip(self.filters, specs):
                 w = to_namespace(np.asarray(w) if isinstance(w, list) else w, xp, dev, dtype)
                 z = _unit_filters(filters_to_internal(w, xp), xp)
                 params.append((z, lintrans(z, spec.kernel, spec.sigma, spec.eps, xp)))
-        keep = (lambda a: a) if _dispatch_on() else to_numpy
+        # fitted arrays live where the input came from: NumPy unless array API
+        # dispatch handed us another namespace, so a GPU fit pickles to a CPU machine
+        in_xp, in_dev = array_namespace(maps), array_device(maps)
         self.filters_ = [
-            keep(filters_from_internal(z, shape.in_channels, spec.patch_shape, xp))
-            for (z, _), shape, spec in zip(params, shapes, specs)
+            to_namespace(filters_from_internal(z, shape_.in_channels, spec.patch_shape, xp),
+                         in_xp, in_dev)
+            for (z, _), shape_, spec in zip(params, shapes, specs)
         ]
-        self.lintrans_ = [keep(m) for _, m in params]
+        self.lintrans_ = [to_namespace(m, in_xp, in_dev) for _, m in params]
+        self.image_shape_ = shape
+        self.n_features_in_ = math.prod(shape)
+        self.n_channels_in_ = n_channels
         self.output_shape_ = (specs[-1].n_filters, *shapes[-1].output)
         self._specs, self._shapes = specs, shapes
         return maps
+
+    def _learn_filters(self, maps, specs, shapes, xp, dev, dtype):
+        """Unsupervised filters: spherical k-means on sampled patches, layer by layer."""
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        log = print if self.verbose else None
+        try:
+            return fit_layers_unsupervised(
+                maps, specs, shapes, n_patches=self.n_patches,
+                rng=np.random.default_rng(seed), xp=xp, dev=dev, dtype=dtype,
+                batch_size=self.batch_size, log=log,
+            )
+        except TooFewDistinctPatchesError as exc:
+            raise ValueError(
+                f"Layer {exc.layer} asks for n_filters={exc.n_clusters}, but only "
+                f"{exc.n_distinct} distinct non-zero patches were sampled from X "
+                f"(n_samples={maps.shape[0]}, n_features={math.prod(maps.shape[1:])}). "
+                "Use fewer filters, more or larger images, or a larger n_patches."
+            ) from None
 
     def _network_params(self, xp, dev, dtype):
         """The fitted (z, m) pairs in internal layout on the compute device."""

@@ -166,7 +166,7 @@ class CKNFeatureExtractor(TransformerMixin, CKNBase):
         """
         self._check_fitted()
         self._check_same_namespace(X, "transform")
-        maps, _ = self._validate_images(X, reset=False)
+        maps = self._validate_images(X, reset=False)[0]
         xp, dev = compute_namespace(maps, self.device, follow_input=_dispatch_on())
         dtype = _float_dtype(xp, maps.dtype)
         out_xp = array_namespace(maps)

@@ -277,11 +277,11 @@ def _sample_patches(x, specs, params, shapes, layer, *, n_patches, rng, xp, dev,
 
 
 def fit_layers_unsupervised(x, specs, shapes, *, n_patches, rng, xp, dev, dtype,
-                            batch_size=None):
+                            batch_size=None, log=None):
     """Learn each layer's filters by spherical k-means on sampled patches.
 
     Layer ``l`` samples its patches from the output of the layers below it,
-    which are fitted first.
+    which are fitted first. ``log``, when given, receives one line per layer.
 
     Returns
     -------
@@ -306,9 +306,12 @@ def fit_layers_unsupervised(x, specs, shapes, *, n_patches, rng, xp, dev, dtype,
         try:
             if patches.shape[0] < 1:
                 raise TooFewDistinctPatchesError(spec.n_filters, 0)
-            z, _ = spherical_kmeans(patches, spec.n_filters, rng=rng, xp=xp)
+            z, n_iter = spherical_kmeans(patches, spec.n_filters, rng=rng, xp=xp)
         except TooFewDistinctPatchesError as exc:
             exc.layer = layer
             raise
+        if log is not None:
+            log(f"[CKN] layer {layer}: spherical k-means, {spec.n_filters} filters from "
+                f"{patches.shape[0]} patches, {n_iter} iterations")
         params.append((z, lintrans(z, spec.kernel, spec.sigma, spec.eps, xp)))
     return params

@@ -154,3 +154,35 @@ def test_device_cuda_without_gpu_fails_clearly():
         pytest.skip("a GPU is present")
     with pytest.raises(RuntimeError, match="device='cuda' requires CuPy"):
         CKNFeatureExtractor(n_filters=(2,), device="cuda").fit(_images(4, (5, 5)))
+
+
+def test_failed_refit_leaves_the_previous_fit_in_place():
+    x = _images(10, (8, 8))
+    ckn = CKNFeatureExtractor(n_filters=(3, 4), random_state=0).fit(x)
+    filters, expected = [w.copy() for w in ckn.filters_], ckn.transform(x)
+    with pytest.raises(ValueError, match="channel_axis"):
+        ckn.fit(_images(5, (8, 8, 3)))  # three axes without channel_axis
+    assert ckn.image_shape_ == (8, 8)
+    for w, w_before in zip(ckn.filters_, filters):
+        np.testing.assert_array_equal(w, w_before)
+    np.testing.assert_array_equal(ckn.transform(x), expected)
+
+
+def test_verbose_reports_each_layer(capsys):
+    x = _images(10, (8, 8))
+    CKNFeatureExtractor(n_filters=(3, 4), random_state=0, verbose=0).fit(x)
+    assert capsys.readouterr().out == ""
+    CKNFeatureExtractor(n_filters=(3, 4), random_state=0, verbose=1).fit(x)
+    out = capsys.readouterr().out
+    assert "layer 0: spherical k-means, 3 filters" in out
+    assert "layer 1: spherical k-means, 4 filters" in out
+
+
+def test_pickle_round_trip_gives_identical_features():
+    import pickle
+
+    x = _images(6, (8, 8))
+    ckn = CKNFeatureExtractor(n_filters=(3, 4), random_state=0).fit(x)
+    loaded = pickle.loads(pickle.dumps(ckn))
+    np.testing.assert_array_equal(loaded.transform(x), ckn.transform(x))
+    assert all(type(w) is np.ndarray for w in loaded.filters_)
