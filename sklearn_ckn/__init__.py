@@ -1,4 +1,4 @@
-"""Convolutional Kernel Networks (Mairal et al., 2014; Mairal, 2016) for scikit-learn."""
+"""Convolutional Kernel Networks (Mairal et al. 2014; Mairal 2016) for scikit-learn."""
 
 from ._feature_extraction import CKNFeatureExtractor
 

@@ -152,7 +152,11 @@ class CKNBase(BaseEstimator):
 
     def _image_shape_of(self, X):
         """The per-sample shape of ``X`` at fit time, checked against image_shape."""
-        given = None if self.image_shape is None else tuple(int(v) for v in self.image_shape)
+        given = (
+            None
+            if self.image_shape is None
+            else tuple(int(v) for v in self.image_shape)
+        )
         if X.ndim == 2:
             if given is None:
                 if self.channel_axis is not None:
@@ -235,7 +239,9 @@ class CKNBase(BaseEstimator):
             values = [value] * n_layers
         for layer, entry in enumerate(values):
             if not is_entry(entry):
-                raise ValueError(f"{name} entry {entry!r} for layer {layer} is not valid.")
+                raise ValueError(
+                    f"{name} entry {entry!r} for layer {layer} is not valid."
+                )
         return values
 
     def _layer_specs(self, n_spatial, n_channels):
@@ -254,15 +260,23 @@ class CKNBase(BaseEstimator):
             return value
 
         kernels = self._per_layer("kernel", n_layers, lambda v: v in KERNELS)
-        sigmas = self._per_layer("sigma", n_layers, lambda v: isinstance(v, Real) and v > 0)
+        sigmas = self._per_layer(
+            "sigma", n_layers, lambda v: isinstance(v, Real) and v > 0
+        )
         paddings = self._per_layer("padding", n_layers, lambda v: v in _PADDINGS)
-        subsamplings = self._per_layer("subsampling", n_layers, _is_positive_int_or_tuple)
+        subsamplings = self._per_layer(
+            "subsampling", n_layers, _is_positive_int_or_tuple
+        )
         if self.filters is None:
-            n_filters = self._per_layer("n_filters", n_layers, lambda v: _is_int(v) and v >= 1)
+            n_filters = self._per_layer(
+                "n_filters", n_layers, lambda v: _is_int(v) and v >= 1
+            )
             patches = self._per_layer("patch_size", n_layers, _is_positive_int_or_tuple)
             patch_shapes = [per_axis(p, "patch_size", i) for i, p in enumerate(patches)]
         else:
-            n_filters, patch_shapes = self._shapes_of_given_filters(n_spatial, n_channels)
+            n_filters, patch_shapes = self._shapes_of_given_filters(
+                n_spatial, n_channels
+            )
         return [
             LayerSpec(
                 n_filters=int(n_filters[i]),
@@ -288,8 +302,8 @@ class CKNBase(BaseEstimator):
                 )
             if shape[1] != in_channels:
                 raise ValueError(
-                    f"filters[{layer}] has {shape[1]} input channels, but layer {layer} "
-                    f"receives {in_channels} channels."
+                    f"filters[{layer}] has {shape[1]} input channels, but layer "
+                    f"{layer} receives {in_channels} channels."
                 )
             n_filters.append(shape[0])
             patch_shapes.append(tuple(shape[2:]))
@@ -319,15 +333,20 @@ class CKNBase(BaseEstimator):
         else:
             params = []
             for w, spec in zip(self.filters, specs):
-                w = to_namespace(np.asarray(w) if isinstance(w, list) else w, xp, dev, dtype)
+                w = to_namespace(
+                    np.asarray(w) if isinstance(w, list) else w, xp, dev, dtype
+                )
                 z = _unit_filters(filters_to_internal(w, xp), xp)
                 params.append((z, lintrans(z, spec.kernel, spec.sigma, spec.eps, xp)))
         # fitted arrays live where the input came from: NumPy unless array API
         # dispatch handed us another namespace, so a GPU fit pickles to a CPU machine
         in_xp, in_dev = array_namespace(maps), array_device(maps)
         self.filters_ = [
-            to_namespace(filters_from_internal(z, shape_.in_channels, spec.patch_shape, xp),
-                         in_xp, in_dev)
+            to_namespace(
+                filters_from_internal(z, shape_.in_channels, spec.patch_shape, xp),
+                in_xp,
+                in_dev,
+            )
             for (z, _), shape_, spec in zip(params, shapes, specs)
         ]
         self.lintrans_ = [to_namespace(m, in_xp, in_dev) for _, m in params]
@@ -339,14 +358,21 @@ class CKNBase(BaseEstimator):
         return maps
 
     def _learn_filters(self, maps, specs, shapes, xp, dev, dtype):
-        """Unsupervised filters: spherical k-means on sampled patches, layer by layer."""
+        """Unsupervised filters: spherical k-means on sampled patches, layerwise."""
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         log = print if self.verbose else None
         try:
             return fit_layers_unsupervised(
-                maps, specs, shapes, n_patches=self.n_patches,
-                rng=np.random.default_rng(seed), xp=xp, dev=dev, dtype=dtype,
-                batch_size=self.batch_size, log=log,
+                maps,
+                specs,
+                shapes,
+                n_patches=self.n_patches,
+                rng=np.random.default_rng(seed),
+                xp=xp,
+                dev=dev,
+                dtype=dtype,
+                batch_size=self.batch_size,
+                log=log,
             )
         except TooFewDistinctPatchesError as exc:
             raise ValueError(
@@ -359,20 +385,24 @@ class CKNBase(BaseEstimator):
     def _network_params(self, xp, dev, dtype):
         """The fitted (z, m) pairs in internal layout on the compute device."""
         return [
-            (filters_to_internal(to_namespace(w, xp, dev, dtype), xp),
-             to_namespace(m, xp, dev, dtype))
+            (
+                filters_to_internal(to_namespace(w, xp, dev, dtype), xp),
+                to_namespace(m, xp, dev, dtype),
+            )
             for w, m in zip(self.filters_, self.lintrans_)
         ]
 
     def _check_same_namespace(self, X, method):
-        """Under array API dispatch, refuse X from another namespace or device than fit."""
+        """Under array API dispatch, refuse X from another namespace or device."""
         if not _dispatch_on():
             return
         fitted = self.filters_[0]
         x_xp, f_xp = _input_namespace(X), array_namespace(fitted)
         same_ns = x_xp.__name__ == f_xp.__name__
-        if same_ns and (not hasattr(X, "__array_namespace__") or
-                        array_device(X) == array_device(fitted)):
+        if same_ns and (
+            not hasattr(X, "__array_namespace__")
+            or array_device(X) == array_device(fitted)
+        ):
             return
         raise ValueError(
             f"Inputs passed to {type(self).__name__}.{method}() must use the same "
@@ -387,7 +417,11 @@ class CKNBase(BaseEstimator):
 def _is_positive_int_or_tuple(value):
     if _is_int(value):
         return value >= 1
-    return _is_sequence(value) and len(value) > 0 and all(_is_int(v) and v >= 1 for v in value)
+    return (
+        _is_sequence(value)
+        and len(value) > 0
+        and all(_is_int(v) and v >= 1 for v in value)
+    )
 
 
 def _split_channels(shape, channel_axis):
@@ -435,7 +469,7 @@ def _unit_filters(z, xp):
     if not math.isfinite(worst) or worst > _FILTER_NORM_TOL:
         raise ValueError(
             "Each filter must have unit L2 norm over its (in_channels, *patch) "
-            f"values; the largest deviation from 1 is {worst:.3g}. Normalize them, "
-            "e.g. w / np.linalg.norm(w.reshape(len(w), -1), axis=1)[:, None, None, None]."
+            f"values; the largest deviation from 1 is {worst:.3g}. Normalize each "
+            "filter by the norm of w.reshape(len(w), -1) along axis 1."
         )
     return z

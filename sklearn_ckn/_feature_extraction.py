@@ -171,9 +171,16 @@ class CKNFeatureExtractor(TransformerMixin, CKNBase):
         dtype = _float_dtype(xp, maps.dtype)
         out_xp = array_namespace(maps)
         return transform_in_batches(
-            maps, self._specs, self._network_params(xp, dev, dtype), self._shapes,
-            xp=xp, dev=dev, dtype=dtype, batch_size=self.batch_size,
-            out_xp=out_xp, out_dev=array_device(maps),
+            maps,
+            self._specs,
+            self._network_params(xp, dev, dtype),
+            self._shapes,
+            xp=xp,
+            dev=dev,
+            dtype=dtype,
+            batch_size=self.batch_size,
+            out_xp=out_xp,
+            out_dev=array_device(maps),
         )
 
     def get_feature_names_out(self, input_features=None):

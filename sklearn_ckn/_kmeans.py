@@ -5,8 +5,6 @@ CuPy); randomness comes from a host NumPy generator so that ``random_state``
 gives the same centroids on every backend.
 """
 
-import numpy as np
-
 from ._backend import array_device
 
 __all__ = ["TooFewDistinctPatchesError", "spherical_kmeans"]
@@ -51,7 +49,9 @@ def _kmeans_plus_plus(x, n_clusters, rng, xp):
         total = float(cumulative[-1])
         if total <= 0.0:
             raise TooFewDistinctPatchesError(n_clusters, j)
-        threshold = xp.asarray(rng.random() * total, dtype=x.dtype, device=array_device(x))
+        threshold = xp.asarray(
+            rng.random() * total, dtype=x.dtype, device=array_device(x)
+        )
         pick = min(int(xp.searchsorted(cumulative, threshold, side="right")), n - 1)
         # rounding can land the draw on a zero-weight point: step to the next valid one
         if float(dist[pick]) <= 0.0:
@@ -102,7 +102,8 @@ def spherical_kmeans(x, n_clusters, *, rng, xp, max_iter=100, tol=1e-5):
     cluster_ids = xp.reshape(xp.arange(n_clusters, device=array_device(x)), (1, -1))
     previous = -float("inf")
     n_iter = 0
-    for n_iter in range(1, max_iter + 1):
+    while n_iter < max_iter:
+        n_iter += 1
         similarity = x @ xp.matrix_transpose(centroids)
         labels = xp.argmax(similarity, axis=1)
         best = xp.max(similarity, axis=1)
@@ -112,7 +113,9 @@ def spherical_kmeans(x, n_clusters, *, rng, xp, max_iter=100, tol=1e-5):
         sums = xp.matrix_transpose(onehot) @ x
         counts = xp.sum(onehot, axis=0)
         empty = []
-        if float(xp.min(counts)) == 0.0:  # one host sync per iteration, not one per cluster
+        if (
+            float(xp.min(counts)) == 0.0
+        ):  # one host sync per iteration, not one per cluster
             empty = [j for j in range(n_clusters) if float(counts[j]) == 0.0]
         if empty:
             # reseed empty clusters with the points worst served by their centroid

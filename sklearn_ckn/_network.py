@@ -240,8 +240,9 @@ def transform_in_batches(
     return out
 
 
-def _sample_patches(x, specs, params, shapes, layer, *, n_patches, rng, xp, dev, dtype,
-                    batch_size):
+def _sample_patches(
+    x, specs, params, shapes, layer, *, n_patches, rng, xp, dev, dtype, batch_size
+):
     """Patches of layer ``layer``'s input map at random (image, position) pairs.
 
     Only the sampled images are run through the layers below. Returns the
@@ -257,7 +258,9 @@ def _sample_patches(x, specs, params, shapes, layer, *, n_patches, rng, xp, dev,
         flat = np.sort(rng.choice(total, size=n_patches, replace=False))
     images, local = np.unique(flat // n_positions, return_inverse=True)
     positions = flat % n_positions
-    below = _device_layers(specs[:layer], params[:layer], shapes[:layer], xp, dev, dtype)
+    below = _device_layers(
+        specs[:layer], params[:layer], shapes[:layer], xp, dev, dtype
+    )
     pads = padding_widths(spec.patch_shape, spec.padding)
     chunks = []
     for start in range(0, images.shape[0], batch_size):
@@ -276,8 +279,9 @@ def _sample_patches(x, specs, params, shapes, layer, *, n_patches, rng, xp, dev,
     return patches / xp.sqrt(xp.sum(patches * patches, axis=1, keepdims=True))
 
 
-def fit_layers_unsupervised(x, specs, shapes, *, n_patches, rng, xp, dev, dtype,
-                            batch_size=None, log=None):
+def fit_layers_unsupervised(
+    x, specs, shapes, *, n_patches, rng, xp, dev, dtype, batch_size=None, log=None
+):
     """Learn each layer's filters by spherical k-means on sampled patches.
 
     Layer ``l`` samples its patches from the output of the layers below it,
@@ -300,8 +304,17 @@ def fit_layers_unsupervised(x, specs, shapes, *, n_patches, rng, xp, dev, dtype,
     params = []
     for layer, spec in enumerate(specs):
         patches = _sample_patches(
-            x, specs, params, shapes, layer, n_patches=n_patches, rng=rng, xp=xp,
-            dev=dev, dtype=dtype, batch_size=batch_size,
+            x,
+            specs,
+            params,
+            shapes,
+            layer,
+            n_patches=n_patches,
+            rng=rng,
+            xp=xp,
+            dev=dev,
+            dtype=dtype,
+            batch_size=batch_size,
         )
         try:
             if patches.shape[0] < 1:
@@ -311,7 +324,9 @@ def fit_layers_unsupervised(x, specs, shapes, *, n_patches, rng, xp, dev, dtype,
             exc.layer = layer
             raise
         if log is not None:
-            log(f"[CKN] layer {layer}: spherical k-means, {spec.n_filters} filters from "
-                f"{patches.shape[0]} patches, {n_iter} iterations")
+            log(
+                f"[CKN] layer {layer}: spherical k-means, {spec.n_filters} filters "
+                f"from {patches.shape[0]} patches, {n_iter} iterations"
+            )
         params.append((z, lintrans(z, spec.kernel, spec.sigma, spec.eps, xp)))
     return params

@@ -45,7 +45,11 @@ def pad_map(h, pads, xp):
     n, *spatial, c = h.shape
     padded_shape = (n, *(s + 2 * p for s, p in zip(spatial, pads)), c)
     out = xp.zeros(padded_shape, dtype=h.dtype, device=array_device(h))
-    inner = (slice(None), *(slice(p, p + s) for p, s in zip(pads, spatial)), slice(None))
+    inner = (
+        slice(None),
+        *(slice(p, p + s) for p, s in zip(pads, spatial)),
+        slice(None),
+    )
     out[inner] = h
     return out
 

@@ -69,7 +69,9 @@ def pool(h, subsampling, xp, matrices=None):
     array of shape (n, *pooled_spatial, C)
     """
     if matrices is None:
-        matrices = pooling_matrices(h.shape[1:-1], subsampling, xp, h.dtype, array_device(h))
+        matrices = pooling_matrices(
+            h.shape[1:-1], subsampling, xp, h.dtype, array_device(h)
+        )
     for axis, mat in enumerate(matrices, start=1):
         if mat is not None:
             h = _apply_along_axis(mat, h, axis, xp)

@@ -23,6 +23,6 @@ def channels_last(a):
 
 
 def max_relative_error(actual, expected):
-    """max |actual - expected| / max |expected|: the error relative to the map's scale."""
+    """max |actual - expected| / max |expected|: error relative to the map's scale."""
     actual = np.asarray(actual, dtype=np.float64)
     return float(np.max(np.abs(actual - expected)) / np.max(np.abs(expected)))

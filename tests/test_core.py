@@ -52,9 +52,13 @@ def test_kernel_values_on_the_sphere(xp):
     np.testing.assert_allclose(k["poly"], u**2)
     np.testing.assert_allclose(k["linear"], u)
     # arc-cosine of degree 1: 1/pi at u=0, 1 at u=1, 0 at u=-1
-    np.testing.assert_allclose(k["arccos"][[0, 1, 3]], [0.0, 1 / np.pi, 1.0], atol=1e-15)
+    np.testing.assert_allclose(
+        k["arccos"][[0, 1, 3]], [0.0, 1 / np.pi, 1.0], atol=1e-15
+    )
     # rounding past |u| = 1 must not give NaN
-    assert np.isfinite(_host(kernel_value(xp.asarray([1 + 1e-15]), "arccos", 0.6, xp))).all()
+    assert np.isfinite(
+        _host(kernel_value(xp.asarray([1 + 1e-15]), "arccos", 0.6, xp))
+    ).all()
 
 
 def _naive_patches(h, k, pad):
@@ -137,8 +141,9 @@ def test_lintrans_is_the_regularized_inverse_square_root(xp, kernel):
     gram = _host(kernel_value(xp.asarray(z @ z.T), kernel, 0.6, xp))
     root = np.real(scipy.linalg.sqrtm(gram))
     if np.linalg.eigvalsh(gram).min() > 1e-8:  # sqrtm is reliable on definite K
-        np.testing.assert_allclose(m, np.linalg.inv(root + 0.01 * np.eye(6)), rtol=1e-7,
-                                   atol=1e-9)
+        np.testing.assert_allclose(
+            m, np.linalg.inv(root + 0.01 * np.eye(6)), rtol=1e-7, atol=1e-9
+        )
     np.testing.assert_allclose(m, m.T, atol=1e-12)
 
 

@@ -45,15 +45,22 @@ def test_two_d_rows_with_image_shape_equal_image_arrays():
     x = _images(8, (7, 6, 2))
     kwargs = dict(n_filters=(4, 5), channel_axis=-1, random_state=0)
     from_arrays = CKNFeatureExtractor(**kwargs).fit(x)
-    from_rows = CKNFeatureExtractor(image_shape=(7, 6, 2), **kwargs).fit(x.reshape(8, -1))
+    from_rows = CKNFeatureExtractor(image_shape=(7, 6, 2), **kwargs).fit(
+        x.reshape(8, -1)
+    )
     for a, b in zip(from_arrays.filters_, from_rows.filters_):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(from_arrays.transform(x), from_rows.transform(x.reshape(8, -1)))
+    np.testing.assert_array_equal(
+        from_arrays.transform(x), from_rows.transform(x.reshape(8, -1))
+    )
     # channels first is the same data, laid out differently
     x_first = np.moveaxis(x, -1, 1)
-    first = CKNFeatureExtractor(filters=from_arrays.filters_, channel_axis=0).fit(x_first)
-    np.testing.assert_allclose(first.transform(x_first), from_arrays.transform(x),
-                               rtol=1e-12)
+    first = CKNFeatureExtractor(filters=from_arrays.filters_, channel_axis=0).fit(
+        x_first
+    )
+    np.testing.assert_allclose(
+        first.transform(x_first), from_arrays.transform(x), rtol=1e-12
+    )
 
 
 def test_one_d_signal_equals_one_by_l_image():
@@ -68,11 +75,14 @@ def test_one_d_signal_equals_one_by_l_image():
     images = signals[:, None, :, :]  # (n, 1, L, C)
     as_image = CKNFeatureExtractor(
         filters=[w1[:, :, None, :], w2[:, :, None, :]],
-        subsampling=((1, 2), (1, 3)), channel_axis=-1, **params,
+        subsampling=((1, 2), (1, 3)),
+        channel_axis=-1,
+        **params,
     ).fit(images)
     assert as_image.output_shape_ == (4, 1, *as_signal.output_shape_[1:])
-    np.testing.assert_allclose(as_image.transform(images), as_signal.transform(signals),
-                               rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        as_image.transform(images), as_signal.transform(signals), rtol=1e-12, atol=1e-14
+    )
 
 
 def test_two_d_x_without_image_shape_is_a_one_channel_signal():
@@ -91,7 +101,9 @@ def test_transform_in_chunks_equals_transform_at_once(batch_size):
     for a, b in zip(ckn.filters_, chunked.filters_):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(chunked.transform(x), whole, rtol=1e-12, atol=1e-13)
-    split = np.concatenate([ckn.transform(x[:5]), ckn.transform(x[5:6]), ckn.transform(x[6:])])
+    split = np.concatenate(
+        [ckn.transform(x[:5]), ckn.transform(x[5:6]), ckn.transform(x[6:])]
+    )
     np.testing.assert_allclose(split, whole, rtol=1e-12, atol=1e-13)
 
 
@@ -108,8 +120,12 @@ def test_same_random_state_gives_identical_filters():
 def test_per_layer_parameters_broadcast_and_nest():
     x = _images(10, (12, 10))
     ckn = CKNFeatureExtractor(
-        n_filters=(4, 6), patch_size=((3, 5), 2), subsampling=(1, (2, 3)),
-        kernel=("poly", "exp"), padding=("valid", "same"), random_state=0,
+        n_filters=(4, 6),
+        patch_size=((3, 5), 2),
+        subsampling=(1, (2, 3)),
+        kernel=("poly", "exp"),
+        padding=("valid", "same"),
+        random_state=0,
     ).fit(x)
     assert ckn.filters_[0].shape == (4, 1, 3, 5)
     assert ckn.filters_[1].shape == (6, 4, 2, 2)

@@ -56,8 +56,10 @@ def test_row_length_must_match_image_shape():
     with pytest.raises(ValueError, match=r"63 features per row.*\(8, 8\) holds 64"):
         _fitted(image_shape=(8, 8)).fit(np.ones((5, 63)))
     ckn = _fitted(image_shape=(8, 8)).fit(_images().reshape(10, -1))
-    with pytest.raises(ValueError, match="X has 65 features, but CKNFeatureExtractor is "
-                                         "expecting 64 features"):
+    with pytest.raises(
+        ValueError,
+        match="X has 65 features, but CKNFeatureExtractor is expecting 64 features",
+    ):
         ckn.transform(np.ones((3, 65)))
 
 
@@ -65,13 +67,17 @@ def test_image_array_must_match_image_shape():
     with pytest.raises(ValueError, match=r"shape \(8, 8\), but image_shape=\(8, 9\)"):
         _fitted(image_shape=(8, 9)).fit(_images())
     ckn = _fitted().fit(_images())
-    with pytest.raises(ValueError, match=r"shape \(8, 9\).*fitted on images of shape \(8, 8\)"):
+    with pytest.raises(
+        ValueError, match=r"shape \(8, 9\).*fitted on images of shape \(8, 8\)"
+    ):
         ckn.transform(_images(3, (8, 9)))
 
 
 def test_channel_count_must_match_fit():
     ckn = _fitted(channel_axis=-1).fit(_images(10, (8, 8, 3)))
-    with pytest.raises(ValueError, match="X has 4 channels.*fitted on images with 3 channels"):
+    with pytest.raises(
+        ValueError, match="X has 4 channels.*fitted on images with 3 channels"
+    ):
         ckn.transform(_images(2, (8, 8, 4)))
 
 
@@ -85,23 +91,35 @@ def test_three_axis_images_need_channel_axis():
 def test_more_filters_than_distinct_patches():
     x = np.zeros((6, 8, 8))
     x[:, 3, 3] = 1.0  # every image the same single dot: few distinct patches
-    with pytest.raises(ValueError, match=r"Layer 0 asks for n_filters=20, but only \d+ "
-                                         r"distinct non-zero patches.*n_samples=6"):
+    with pytest.raises(
+        ValueError,
+        match=r"Layer 0 asks for n_filters=20, but only \d+ "
+        r"distinct non-zero patches.*n_samples=6",
+    ):
         CKNFeatureExtractor(n_filters=(20,), random_state=0).fit(x)
 
 
 def test_patch_larger_than_valid_input():
-    with pytest.raises(ValueError, match=r"patch_size \(5, 5\) with padding='valid'.*"
-                                         r"only \(4, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"patch_size \(5, 5\) with padding='valid'.*"
+        r"only \(4, 4\)",
+    ):
         _fitted(n_filters=(3,), patch_size=5, padding="valid").fit(_images(5, (4, 4)))
 
 
 def test_per_layer_parameter_lengths_must_match():
-    with pytest.raises(ValueError, match=r"sigma=\(0.5, 0.6, 0.7\) has 3 entries but the "
-                                         r"network has 2 layer"):
+    with pytest.raises(
+        ValueError,
+        match=r"sigma=\(0.5, 0.6, 0.7\) has 3 entries but the "
+        r"network has 2 layer",
+    ):
         _fitted(sigma=(0.5, 0.6, 0.7)).fit(_images())
-    with pytest.raises(ValueError, match=r"patch_size for layer 0 is \(3, 3\), but the "
-                                         r"input has 1 spatial axis"):
+    with pytest.raises(
+        ValueError,
+        match=r"patch_size for layer 0 is \(3, 3\), but the "
+        r"input has 1 spatial axis",
+    ):
         _fitted(n_filters=(3,), patch_size=((3, 3),)).fit(np.ones((5, 12)))
 
 
@@ -118,7 +136,9 @@ def test_per_layer_parameter_lengths_must_match():
     ],
 )
 def test_invalid_parameters_get_scikit_learns_message(params, match):
-    with pytest.raises(ValueError, match=f"The '{match}' parameter of CKNFeatureExtractor"):
+    with pytest.raises(
+        ValueError, match=f"The '{match}' parameter of CKNFeatureExtractor"
+    ):
         CKNFeatureExtractor(**params).fit(_images())
 
 
@@ -128,8 +148,11 @@ def test_given_filters_are_checked():
     with pytest.raises(ValueError, match="unit L2 norm"):
         CKNFeatureExtractor(filters=[w]).fit(_images())
     w /= np.linalg.norm(w.reshape(4, -1), axis=1)[:, None, None, None]
-    with pytest.raises(ValueError, match=r"filters\[0\] has 1 input channels, but layer 0 "
-                                         r"receives 3"):
+    with pytest.raises(
+        ValueError,
+        match=r"filters\[0\] has 1 input channels, but layer 0 "
+        r"receives 3",
+    ):
         CKNFeatureExtractor(filters=[w], channel_axis=-1).fit(_images(5, (8, 8, 3)))
     with pytest.raises(ValueError, match=r"filters\[0\] has shape \(4, 1, 3, 3\)"):
         CKNFeatureExtractor(filters=[w]).fit(np.ones((5, 20)))

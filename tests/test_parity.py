@@ -84,8 +84,10 @@ def test_extractor_with_given_filters_reproduces_final(case, dtype):
     layers = meta["layers"]
     filters = [arrays[f"W{i}"].astype(dtype) for i in range(len(layers))]
     kernels = tuple(layer["kernel_func"] for layer in layers)
-    sigmas = tuple(layer["kernel_sigma"] if k == "exp" else 1.0
-                   for layer, k in zip(layers, kernels))
+    sigmas = tuple(
+        layer["kernel_sigma"] if k == "exp" else 1.0
+        for layer, k in zip(layers, kernels)
+    )
     x = arrays["x"].astype(dtype)  # (n, C, H, W): channels first
     ckn = CKNFeatureExtractor(
         filters=filters, kernel=kernels, sigma=sigmas, subsampling=2, channel_axis=0
@@ -96,13 +98,18 @@ def test_extractor_with_given_filters_reproduces_final(case, dtype):
     assert max_relative_error(features, expected) <= TOLERANCE[dtype]
     for layer, w in enumerate(filters):
         np.testing.assert_array_equal(to_numpy(ckn.filters_[layer]), w)
-        assert max_relative_error(ckn.lintrans_[layer], arrays[f"lintrans{layer}"]) <= (
-            TOLERANCE[dtype]
+        assert (
+            max_relative_error(ckn.lintrans_[layer], arrays[f"lintrans{layer}"])
+            <= (TOLERANCE[dtype])
         )
     # the same images given as flattened rows with image_shape
     rows = x.reshape(x.shape[0], -1)
     ckn_rows = CKNFeatureExtractor(
-        filters=filters, kernel=kernels, sigma=sigmas, subsampling=2,
-        image_shape=x.shape[1:], channel_axis=0,
+        filters=filters,
+        kernel=kernels,
+        sigma=sigmas,
+        subsampling=2,
+        image_shape=x.shape[1:],
+        channel_axis=0,
     ).fit(rows)
     np.testing.assert_array_equal(ckn_rows.transform(rows), features)
