@@ -1,5 +1,5 @@
-"""What the CKN estimators share: parameters, input validation, image-shape
-resolution, per-layer parameter broadcasting and the unsupervised filter fit."""
+"""What the CKN estimators share: parameters, input validation and the
+unsupervised fit of the filters."""
 
 import math
 from numbers import Integral, Real
@@ -11,31 +11,26 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._architecture import PADDINGS, check_unit_filters, resolve_layer_specs
 from ._backend import (
     array_device,
     array_namespace,
     compute_namespace,
     to_namespace,
 )
+from ._images import (
+    check_image_shape,
+    fit_image_shape,
+    split_channels,
+    to_channels_last,
+)
 from ._kernels import KERNELS
 from ._kmeans import TooFewDistinctPatchesError
 from ._lintrans import lintrans
-from ._network import LayerSpec, fit_layers_unsupervised, layer_shapes
+from ._network import fit_layers_unsupervised, layer_shapes
 from ._patches import filters_from_internal, filters_to_internal
 
 __all__ = ["CKNBase"]
-
-_PADDINGS = ("same", "valid")
-#: how far from 1 a user-given filter's norm may be (rounding of stored filters)
-_FILTER_NORM_TOL = 1e-4
-
-
-def _is_int(value):
-    return isinstance(value, Integral) and not isinstance(value, bool)
-
-
-def _is_sequence(value):
-    return isinstance(value, (list, tuple, np.ndarray))
 
 
 def _dispatch_on():
@@ -55,7 +50,7 @@ class CKNBase(BaseEstimator):
         "subsampling": [Interval(Integral, 1, None, closed="left"), "array-like"],
         "kernel": [StrOptions(set(KERNELS)), "array-like"],
         "sigma": [Interval(Real, 0, None, closed="neither"), "array-like"],
-        "padding": [StrOptions(set(_PADDINGS)), "array-like"],
+        "padding": [StrOptions(set(PADDINGS)), "array-like"],
         "eps": [Interval(Real, 0, None, closed="neither")],
         "image_shape": [None, "array-like"],
         "channel_axis": [None, Integral],
@@ -115,8 +110,6 @@ class CKNBase(BaseEstimator):
         maps : array of shape (n, *spatial, C)
         shape : tuple of int
             Per-sample shape as laid out by the user.
-        spatial : tuple of int
-        n_channels : int
         """
         xp_in = _input_namespace(X)
         X = validate_data(
@@ -136,179 +129,12 @@ class CKNBase(BaseEstimator):
                 "(n_samples, H, W) / (n_samples, H, W, C) arrays."
             )
         if reset:
-            shape = self._image_shape_of(X)
+            shape = fit_image_shape(X.shape, self.image_shape, self.channel_axis)
         else:
-            self._check_against_fit(X)
             shape = self.image_shape_
-        spatial, channels, axis = _split_channels(shape, self.channel_axis)
-        xp = array_namespace(X)
-        maps = xp.reshape(X, (X.shape[0], *shape))
-        if axis is None:
-            maps = maps[..., None]
-        else:
-            order = [0, *(i + 1 for i in range(len(shape)) if i != axis), axis + 1]
-            maps = xp.permute_dims(maps, tuple(order))
-        return maps, shape, spatial, channels
-
-    def _image_shape_of(self, X):
-        """The per-sample shape of ``X`` at fit time, checked against image_shape."""
-        given = (
-            None
-            if self.image_shape is None
-            else tuple(int(v) for v in self.image_shape)
-        )
-        if X.ndim == 2:
-            if given is None:
-                if self.channel_axis is not None:
-                    raise ValueError(
-                        "channel_axis is set but image_shape is None: with 2-D X, give "
-                        "image_shape, e.g. (L, C) or (H, W, C), to say how each row "
-                        "is laid out."
-                    )
-                return (X.shape[1],)
-            if math.prod(given) != X.shape[1]:
-                raise ValueError(
-                    f"X has {X.shape[1]} features per row, but image_shape={given} "
-                    f"holds {math.prod(given)} values; they must match."
-                )
-            return given
-        shape = tuple(X.shape[1:])
-        if given is not None and given != shape:
-            raise ValueError(
-                f"X holds images of shape {shape}, but image_shape={given}; they "
-                "must match (or leave image_shape=None for image arrays)."
-            )
-        return shape
-
-    def _check_against_fit(self, X):
-        name = type(self).__name__
-        if X.ndim == 2:
-            if X.shape[1] != self.n_features_in_:
-                raise ValueError(
-                    f"X has {X.shape[1]} features, but {name} is expecting "
-                    f"{self.n_features_in_} features as input (one image of shape "
-                    f"{self.image_shape_} per row)."
-                )
-            return
-        shape = tuple(X.shape[1:])
-        if shape == self.image_shape_:
-            return
-        fitted = _split_channels(self.image_shape_, self.channel_axis)
-        if len(shape) == len(self.image_shape_) and fitted[2] is not None:
-            got = _split_channels(shape, self.channel_axis)
-            if got[0] == fitted[0]:
-                raise ValueError(
-                    f"X has {got[1]} channels, but {name} was fitted on images with "
-                    f"{fitted[1]} channels (image shape {self.image_shape_})."
-                )
-        raise ValueError(
-            f"X holds images of shape {shape}, but {name} was fitted on images of "
-            f"shape {self.image_shape_}."
-        )
-
-    # ----------------------------------------------------------- architecture
-
-    def _n_layers(self):
-        if self.filters is not None:
-            if len(self.filters) == 0:
-                raise ValueError("filters must hold one array per layer; got none.")
-            return len(self.filters)
-        if _is_sequence(self.n_filters):
-            if len(self.n_filters) == 0:
-                raise ValueError("n_filters must name at least one layer; got ().")
-            return len(self.n_filters)
-        return 1
-
-    def _per_layer(self, name, n_layers, is_entry):
-        """Broadcast a scalar parameter, or check a per-layer sequence.
-
-        A top-level list or tuple always holds one entry per layer, as in
-        ``MLPClassifier(hidden_layer_sizes=...)``; per-axis values go nested.
-        """
-        value = getattr(self, name)
-        if _is_sequence(value):
-            values = list(value)
-            if len(values) != n_layers:
-                raise ValueError(
-                    f"{name}={value!r} has {len(values)} entries but the network has "
-                    f"{n_layers} layer(s); give one entry per layer or one value for "
-                    "all layers (per-axis values go nested, e.g. ((1, 3),) for one "
-                    "layer)."
-                )
-        else:
-            values = [value] * n_layers
-        for layer, entry in enumerate(values):
-            if not is_entry(entry):
-                raise ValueError(
-                    f"{name} entry {entry!r} for layer {layer} is not valid."
-                )
-        return values
-
-    def _layer_specs(self, n_spatial, n_channels):
-        """Resolve every per-layer parameter into a list of :class:`LayerSpec`."""
-        n_layers = self._n_layers()
-
-        def per_axis(value, name, layer):
-            if _is_int(value):
-                return (int(value),) * n_spatial
-            value = tuple(int(v) for v in value)
-            if len(value) != n_spatial:
-                raise ValueError(
-                    f"{name} for layer {layer} is {value}, but the input has "
-                    f"{n_spatial} spatial axis/axes; give one value per axis."
-                )
-            return value
-
-        kernels = self._per_layer("kernel", n_layers, lambda v: v in KERNELS)
-        sigmas = self._per_layer(
-            "sigma", n_layers, lambda v: isinstance(v, Real) and v > 0
-        )
-        paddings = self._per_layer("padding", n_layers, lambda v: v in _PADDINGS)
-        subsamplings = self._per_layer(
-            "subsampling", n_layers, _is_positive_int_or_tuple
-        )
-        if self.filters is None:
-            n_filters = self._per_layer(
-                "n_filters", n_layers, lambda v: _is_int(v) and v >= 1
-            )
-            patches = self._per_layer("patch_size", n_layers, _is_positive_int_or_tuple)
-            patch_shapes = [per_axis(p, "patch_size", i) for i, p in enumerate(patches)]
-        else:
-            n_filters, patch_shapes = self._shapes_of_given_filters(
-                n_spatial, n_channels
-            )
-        return [
-            LayerSpec(
-                n_filters=int(n_filters[i]),
-                patch_shape=patch_shapes[i],
-                subsampling=per_axis(subsamplings[i], "subsampling", i),
-                kernel=kernels[i],
-                sigma=float(sigmas[i]),
-                padding=paddings[i],
-                eps=float(self.eps),
-            )
-            for i in range(n_layers)
-        ]
-
-    def _shapes_of_given_filters(self, n_spatial, n_channels):
-        n_filters, patch_shapes = [], []
-        in_channels = n_channels
-        for layer, w in enumerate(self.filters):
-            shape = tuple(w.shape) if hasattr(w, "shape") else np.shape(w)
-            if len(shape) != 2 + n_spatial:
-                raise ValueError(
-                    f"filters[{layer}] has shape {shape}; for {n_spatial}-D inputs the "
-                    f"layout is (n_filters, in_channels{', patch' * n_spatial})."
-                )
-            if shape[1] != in_channels:
-                raise ValueError(
-                    f"filters[{layer}] has {shape[1]} input channels, but layer "
-                    f"{layer} receives {in_channels} channels."
-                )
-            n_filters.append(shape[0])
-            patch_shapes.append(tuple(shape[2:]))
-            in_channels = shape[0]
-        return n_filters, patch_shapes
+            check_image_shape(X.shape, shape, self.channel_axis, type(self).__name__)
+        maps = to_channels_last(X, shape, self.channel_axis, array_namespace(X))
+        return maps, shape
 
     # -------------------------------------------------------------- fitting
 
@@ -323,8 +149,11 @@ class CKNBase(BaseEstimator):
         maps : array of shape (n, *spatial, C)
             The validated input, channels-last, for the caller's next step.
         """
-        maps, shape, spatial, n_channels = self._validate_images(X, reset=True)
-        specs = self._layer_specs(len(spatial), n_channels)
+        maps, shape = self._validate_images(X, reset=True)
+        spatial, n_channels, _ = split_channels(shape, self.channel_axis)
+        specs = resolve_layer_specs(
+            self.get_params(deep=False), len(spatial), n_channels
+        )
         shapes = layer_shapes(spatial, n_channels, specs)
         xp, dev = compute_namespace(maps, self.device, follow_input=_dispatch_on())
         dtype = _float_dtype(xp, maps.dtype)
@@ -336,7 +165,7 @@ class CKNBase(BaseEstimator):
                 w = to_namespace(
                     np.asarray(w) if isinstance(w, list) else w, xp, dev, dtype
                 )
-                z = _unit_filters(filters_to_internal(w, xp), xp)
+                z = check_unit_filters(filters_to_internal(w, xp), xp)
                 params.append((z, lintrans(z, spec.kernel, spec.sigma, spec.eps, xp)))
         # fitted arrays live where the input came from: NumPy unless array API
         # dispatch handed us another namespace, so a GPU fit pickles to a CPU machine
@@ -414,40 +243,6 @@ class CKNBase(BaseEstimator):
         check_is_fitted(self, ("filters_", "lintrans_"))
 
 
-def _is_positive_int_or_tuple(value):
-    if _is_int(value):
-        return value >= 1
-    return (
-        _is_sequence(value)
-        and len(value) > 0
-        and all(_is_int(v) and v >= 1 for v in value)
-    )
-
-
-def _split_channels(shape, channel_axis):
-    """(spatial shape, n_channels, channel axis or None) of a per-sample shape."""
-    if channel_axis is None:
-        if len(shape) in (1, 2):
-            return tuple(shape), 1, None
-        raise ValueError(
-            f"Images of shape {shape} have {len(shape)} axes, but channel_axis=None "
-            "allows only (L,) signals and (H, W) images. Set channel_axis=-1 for "
-            "(H, W, C) or (L, C), or channel_axis=0 for (C, H, W) or (C, L)."
-        )
-    if len(shape) not in (2, 3):
-        raise ValueError(
-            f"Images of shape {shape} cannot hold a channel axis ({channel_axis}) "
-            "and one or two spatial axes; expected (L, C) or (H, W, C) layouts."
-        )
-    if not -len(shape) <= channel_axis < len(shape):
-        raise ValueError(
-            f"channel_axis={channel_axis} is out of range for images of shape {shape}."
-        )
-    axis = channel_axis % len(shape)
-    spatial = tuple(s for i, s in enumerate(shape) if i != axis)
-    return spatial, shape[axis], axis
-
-
 def _input_namespace(X):
     """The namespace of X under array API dispatch; NumPy otherwise."""
     if _dispatch_on():
@@ -460,16 +255,3 @@ def _input_namespace(X):
 
 def _float_dtype(xp, dtype):
     return xp.float32 if "float32" in str(dtype) else xp.float64
-
-
-def _unit_filters(z, xp):
-    """Check that user-given filters (p, d) have rows of unit L2 norm."""
-    norms = xp.sqrt(xp.sum(z * z, axis=1))
-    worst = float(xp.max(xp.abs(norms - 1.0)))
-    if not math.isfinite(worst) or worst > _FILTER_NORM_TOL:
-        raise ValueError(
-            "Each filter must have unit L2 norm over its (in_channels, *patch) "
-            f"values; the largest deviation from 1 is {worst:.3g}. Normalize each "
-            "filter by the norm of w.reshape(len(w), -1) along axis 1."
-        )
-    return z
