@@ -12,7 +12,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from ._kernels import KERNELS
-from ._network import LayerSpec
+from ._layer import LayerSpec
 
 __all__ = ["PADDINGS", "check_unit_filters", "resolve_layer_specs"]
 

@@ -26,8 +26,9 @@ from ._images import (
 )
 from ._kernels import KERNELS
 from ._kmeans import TooFewDistinctPatchesError
+from ._layer import layer_shapes
 from ._lintrans import lintrans
-from ._network import fit_layers_unsupervised, layer_shapes
+from ._network import fit_layers_unsupervised
 from ._patches import filters_from_internal, filters_to_internal
 
 __all__ = ["CKNBase"]

@@ -12,137 +12,26 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._backend import array_device, array_namespace, to_namespace
-from ._kernels import kernel_value
 from ._kmeans import TooFewDistinctPatchesError, spherical_kmeans
+from ._layer import LayerSpec, layer_forward
 from ._lintrans import lintrans
-from ._patches import (
-    conv_output_shape,
-    extract_patches,
-    pad_map,
-    padding_widths,
-    patch_squared_norms,
-)
-from ._pooling import pool, pooled_shape, pooling_matrices
-
-__all__ = [
-    "PATCH_NORM_FLOOR",
-    "LayerSpec",
-    "auto_batch_size",
-    "fit_layers_unsupervised",
-    "forward",
-    "layer_forward",
-    "layer_shapes",
-    "transform_in_batches",
-]
-
-#: nu = sqrt(max(||x||^2, PATCH_NORM_FLOOR)), the original implementation's floor.
-PATCH_NORM_FLOOR = 1e-6
+from ._patches import extract_patches, pad_map, padding_widths
+from ._pooling import pooling_matrices
 
 #: memory allowed for one batch's intermediate arrays when batch_size is automatic
 DEFAULT_BATCH_BYTES = 256 * 2**20
 
-
-@dataclass(frozen=True)
-class LayerSpec:
-    """Hyper-parameters of one CKN layer, fully resolved.
-
-    Attributes
-    ----------
-    n_filters : int
-    patch_shape : tuple of int
-        One entry per spatial axis.
-    subsampling : tuple of int
-        Pooling factor per spatial axis (1 means no pooling on that axis).
-    kernel : str
-    sigma : float
-    padding : {"same", "valid"}
-    eps : float
-        Regularization of M = (K^{1/2} + eps I)^{-1}.
-    """
-
-    n_filters: int
-    patch_shape: tuple
-    subsampling: tuple
-    kernel: str
-    sigma: float
-    padding: str
-    eps: float
-
-
-@dataclass(frozen=True)
-class LayerShape:
-    """Spatial shapes met by one layer: input, response (before pooling), output."""
-
-    input: tuple
-    conv: tuple
-    output: tuple
-    in_channels: int
-
-
-def layer_shapes(input_spatial, n_channels, specs):
-    """Propagate the spatial shape through the layers.
-
-    Raises
-    ------
-    ValueError
-        If a ``valid`` layer's patch is larger than its input map.
-    """
-    shapes = []
-    spatial, channels = tuple(input_spatial), n_channels
-    for index, spec in enumerate(specs):
-        conv = conv_output_shape(spatial, spec.patch_shape, spec.padding)
-        if min(conv) < 1:
-            raise ValueError(
-                f"Layer {index} has patch_size {spec.patch_shape} with padding="
-                f"'valid' but its input map is only {spatial}: the patch must fit "
-                "inside the map. Use padding='same', smaller patches or larger "
-                "images."
-            )
-        out = pooled_shape(conv, spec.subsampling)
-        shapes.append(LayerShape(spatial, conv, out, channels))
-        spatial, channels = out, spec.n_filters
-    return shapes
-
-
-def _responses(h, spec, z, xp):
-    """nu * kappa(<z, x> / nu) at every position, shape (n, *conv_spatial, p)."""
-    padded = pad_map(h, padding_widths(spec.patch_shape, spec.padding), xp)
-    patches = extract_patches(padded, spec.patch_shape, xp)
-    sq_norms = patch_squared_norms(padded, spec.patch_shape, xp)
-    nu = xp.sqrt(xp.clip(sq_norms, PATCH_NORM_FLOOR, None))[..., None]
-    cosines = (patches @ xp.matrix_transpose(z)) / nu
-    return nu * kernel_value(cosines, spec.kernel, spec.sigma, xp)
-
-
-def layer_forward(h, spec, z, m, xp, pool_mats=None):
-    """One CKN layer: responses, Gaussian pooling, then the map M.
-
-    Pooling and M are linear and commute; M is applied after pooling, on the
-    kept positions only.
-
-    Parameters
-    ----------
-    h : array of shape (n, *spatial, C)
-    spec : LayerSpec
-    z : array of shape (p, prod(patch_shape) * C)
-        Unit-norm filters in internal patch order.
-    m : array of shape (p, p)
-        The layer's map M.
-    xp : module
-    pool_mats : list or None
-        Pre-built pooling matrices (see :func:`sklearn_ckn._pooling.pooling_matrices`).
-
-    Returns
-    -------
-    array of shape (n, *pooled_spatial, p)
-    """
-    a = _responses(h, spec, z, xp)
-    a = pool(a, spec.subsampling, xp, pool_mats)
-    return a @ m
+__all__ = [
+    "auto_batch_size",
+    "device_layers",
+    "fit_layers_unsupervised",
+    "forward",
+    "transform_in_batches",
+]
 
 
 @dataclass
-class _DeviceLayer:
+class DeviceLayer:
     """A layer's parameters on the compute device, with its pooling matrices."""
 
     spec: LayerSpec
@@ -151,11 +40,11 @@ class _DeviceLayer:
     pool_mats: list
 
 
-def _device_layers(specs, params, shapes, xp, dev, dtype):
+def device_layers(specs, params, shapes, xp, dev, dtype):
     layers = []
     for spec, (z, m), shape in zip(specs, params, shapes):
         layers.append(
-            _DeviceLayer(
+            DeviceLayer(
                 spec,
                 to_namespace(z, xp, dev, dtype),
                 to_namespace(m, xp, dev, dtype),
@@ -223,7 +112,7 @@ def transform_in_batches(
         flattened in C order.
     """
     n = x.shape[0]
-    layers = _device_layers(specs, params, shapes, xp, dev, dtype)
+    layers = device_layers(specs, params, shapes, xp, dev, dtype)
     n_out = specs[-1].n_filters * math.prod(shapes[-1].output)
     if batch_size is None:
         batch_size = auto_batch_size(shapes, specs, xp.finfo(dtype).bits // 8)
@@ -258,9 +147,7 @@ def _sample_patches(
         flat = np.sort(rng.choice(total, size=n_patches, replace=False))
     images, local = np.unique(flat // n_positions, return_inverse=True)
     positions = flat % n_positions
-    below = _device_layers(
-        specs[:layer], params[:layer], shapes[:layer], xp, dev, dtype
-    )
+    below = device_layers(specs[:layer], params[:layer], shapes[:layer], xp, dev, dtype)
     pads = padding_widths(spec.patch_shape, spec.padding)
     chunks = []
     for start in range(0, images.shape[0], batch_size):

@@ -18,6 +18,9 @@ __all__ = [
     "pad_map",
     "padding_widths",
     "patch_squared_norms",
+    "patch_squared_norms_adjoint",
+    "patches_adjoint",
+    "unpad_map",
 ]
 
 
@@ -131,3 +134,60 @@ def filters_from_internal(z, n_channels, patch_shape, xp):
     nd = len(patch_shape)
     order = (0, nd + 1, *range(1, nd + 1))
     return xp.permute_dims(w, order)
+
+
+def unpad_map(g_padded, pads):
+    """Adjoint of :func:`pad_map`: the gradient on the unpadded region."""
+    if not any(pads):
+        return g_padded
+    inner = tuple(slice(p, s - p) for p, s in zip(pads, g_padded.shape[1:-1]))
+    return g_padded[(slice(None), *inner, slice(None))]
+
+
+def patches_adjoint(g_patches, padded_shape, patch_shape, xp):
+    """Adjoint of :func:`extract_patches` (col2im): scatter-add patch gradients.
+
+    Parameters
+    ----------
+    g_patches : array of shape (n, *out_spatial, prod(patch_shape) * C)
+    padded_shape : tuple
+        Shape (n, *spatial, C) of the padded map the patches came from.
+    patch_shape : tuple of int
+    xp : module
+
+    Returns
+    -------
+    array of shape ``padded_shape``
+    """
+    n, *out_shape, _ = g_patches.shape
+    c = padded_shape[-1]
+    blocks = xp.reshape(g_patches, (n, *out_shape, math.prod(patch_shape), c))
+    grad = xp.zeros(padded_shape, dtype=g_patches.dtype, device=array_device(g_patches))
+    for t, offsets in enumerate(itertools.product(*(range(k) for k in patch_shape))):
+        index = (
+            slice(None),
+            *(slice(o, o + s) for o, s in zip(offsets, out_shape)),
+            slice(None),
+        )
+        grad[index] = grad[index] + blocks[..., t, :]
+    return grad
+
+
+def patch_squared_norms_adjoint(g_norms, padded, patch_shape, xp):
+    """Gradient w.r.t. the padded map of :func:`patch_squared_norms`.
+
+    The box sum's adjoint spreads each output gradient over its window; the
+    square contributes 2 h.
+    """
+    g = g_norms
+    for axis, k in enumerate(patch_shape, start=1):
+        length_in = g.shape[axis] + k - 1
+        shape = list(g.shape)
+        shape[axis] = length_in
+        spread = xp.zeros(tuple(shape), dtype=g.dtype, device=array_device(g))
+        for offset in range(k):
+            index = [slice(None)] * g.ndim
+            index[axis] = slice(offset, offset + g.shape[axis])
+            spread[tuple(index)] = spread[tuple(index)] + g
+        g = spread
+    return 2.0 * padded * g[..., None]

@@ -13,6 +13,7 @@ from array_api_compat import device as array_device
 __all__ = [
     "gaussian_taps",
     "pool",
+    "pool_adjoint",
     "pooled_length",
     "pooled_shape",
     "pooling_matrices",
@@ -76,6 +77,27 @@ def pool(h, subsampling, xp, matrices=None):
         if mat is not None:
             h = _apply_along_axis(mat, h, axis, xp)
     return h
+
+
+def pool_adjoint(g, matrices, xp):
+    """Adjoint of :func:`pool` (a transposed strided convolution).
+
+    Parameters
+    ----------
+    g : array of shape (n, *pooled_spatial, C)
+        Gradient with respect to the pooled map.
+    matrices : list
+        The pooling matrices used by the forward pass (None where no pooling).
+    xp : module
+
+    Returns
+    -------
+    array of shape (n, *spatial, C)
+    """
+    for axis, mat in enumerate(matrices, start=1):
+        if mat is not None:
+            g = _apply_along_axis(xp.matrix_transpose(mat), g, axis, xp)
+    return g
 
 
 def pooling_matrices(spatial_shape, subsampling, xp, dtype, dev):

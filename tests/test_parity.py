@@ -13,8 +13,8 @@ from array_api_compat import numpy as compat_numpy
 
 from sklearn_ckn import CKNFeatureExtractor
 from sklearn_ckn._backend import to_numpy
+from sklearn_ckn._layer import LayerSpec, responses
 from sklearn_ckn._lintrans import lintrans
-from sklearn_ckn._network import LayerSpec, _responses
 from sklearn_ckn._patches import filters_to_internal
 from sklearn_ckn._pooling import gaussian_taps, pool
 
@@ -58,7 +58,7 @@ def test_every_stage_matches_the_original(case, dtype, namespace):
             rtol=1e-12,
         )
         z = filters_to_internal(xp.asarray(arrays[f"W{layer}"].astype(dtype)), xp)
-        conv = _responses(h, spec, z, xp)
+        conv = responses(h, spec, z, xp)
         pooled = pool(conv, spec.subsampling, xp)
         m = lintrans(z, spec.kernel, spec.sigma, spec.eps, xp)
         h = pooled @ m
