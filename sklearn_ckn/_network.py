@@ -1,5 +1,5 @@
-"""The CKN layer stack: shapes, forward pass in memory-bounded batches, and the
-unsupervised (layer-wise spherical k-means) learning of the filters.
+"""The CKN layer stack: forward pass in memory-bounded batches, backward pass,
+and the unsupervised (layer-wise spherical k-means) learning of the filters.
 
 Maps are channels-last, (n, *spatial, C), with one or two spatial axes. Filters
 are held in the internal patch order of :mod:`sklearn_ckn._patches`. This module
@@ -13,8 +13,8 @@ import numpy as np
 
 from ._backend import array_device, array_namespace, to_namespace
 from ._kmeans import TooFewDistinctPatchesError, spherical_kmeans
-from ._layer import LayerSpec, layer_forward
-from ._lintrans import lintrans
+from ._layer import LayerSpec, layer_backward, layer_forward
+from ._lintrans import lintrans, lintrans_vjp
 from ._patches import extract_patches, pad_map, padding_widths
 from ._pooling import pooling_matrices
 
@@ -23,9 +23,11 @@ DEFAULT_BATCH_BYTES = 256 * 2**20
 
 __all__ = [
     "auto_batch_size",
+    "backward",
     "device_layers",
     "fit_layers_unsupervised",
     "forward",
+    "forward_with_caches",
     "transform_in_batches",
 ]
 
@@ -217,3 +219,56 @@ def fit_layers_unsupervised(
             )
         params.append((z, lintrans(z, spec.kernel, spec.sigma, spec.eps, xp)))
     return params
+
+
+def forward_with_caches(h, layers, xp):
+    """Forward pass that keeps each layer's intermediates for :func:`backward`.
+
+    Returns
+    -------
+    out : array
+        The last map.
+    caches : list of dict
+        One per layer.
+    """
+    caches = []
+    for layer in layers:
+        cache = {}
+        h = layer_forward(h, layer.spec, layer.z, layer.m, xp, layer.pool_mats, cache)
+        caches.append(cache)
+    return h, caches
+
+
+def backward(g_out, layers, caches, xp, input_grad=False):
+    """Gradients of the filters of every layer, given the gradient of the last map.
+
+    Each layer's M depends on its filters, so the gradient reaching M is
+    carried back to the filters (:func:`sklearn_ckn._lintrans.lintrans_vjp`)
+    and added to the gradient through the responses.
+
+    Returns
+    -------
+    g_filters : list of arrays of shape (p, d)
+        Euclidean gradients, one per layer (no projection on the sphere).
+    g_in : array or None
+        Gradient with respect to the input maps when ``input_grad``.
+    """
+    g_filters = [None] * len(layers)
+    g = g_out
+    for index in range(len(layers) - 1, -1, -1):
+        layer = layers[index]
+        g, g_z, g_m = layer_backward(
+            g,
+            caches[index],
+            layer.spec,
+            layer.z,
+            layer.m,
+            xp,
+            layer.pool_mats,
+            input_grad=input_grad or index > 0,
+        )
+        spec = layer.spec
+        g_filters[index] = g_z + lintrans_vjp(
+            layer.z, g_m, spec.kernel, spec.sigma, spec.eps, xp
+        )
+    return g_filters, g
