@@ -1,6 +1,7 @@
 """Convolutional Kernel Networks (Mairal et al. 2014; Mairal 2016) for scikit-learn."""
 
+from ._classification import CKNClassifier
 from ._feature_extraction import CKNFeatureExtractor
 
-__all__ = ["CKNFeatureExtractor"]
+__all__ = ["CKNClassifier", "CKNFeatureExtractor"]
 __version__ = "0.1.0.dev0"

@@ -2,6 +2,7 @@
 unsupervised fit of the filters."""
 
 import math
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -9,7 +10,11 @@ from sklearn import get_config
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_feature_names_in,
+    check_is_fitted,
+    validate_data,
+)
 
 from ._architecture import PADDINGS, check_unit_filters, resolve_layer_specs
 from ._backend import (
@@ -28,7 +33,7 @@ from ._kernels import KERNELS
 from ._kmeans import TooFewDistinctPatchesError
 from ._layer import layer_shapes
 from ._lintrans import lintrans
-from ._network import fit_layers_unsupervised
+from ._network import fit_layers_unsupervised, transform_in_batches
 from ._patches import filters_from_internal, filters_to_internal
 
 __all__ = ["CKNBase"]
@@ -144,12 +149,15 @@ class CKNBase(BaseEstimator):
 
         Fitted attributes are set only once everything has succeeded, so a
         failed fit leaves an earlier fit in place.
-
-        Returns
-        -------
-        maps : array of shape (n, *spatial, C)
-            The validated input, channels-last, for the caller's next step.
         """
+        setup = self._fit_setup(X)
+        params = self._initial_params(setup)
+        self._set_network_attributes(
+            setup, [z for z, _ in params], [m for _, m in params]
+        )
+
+    def _fit_setup(self, X):
+        """Validated maps, resolved layers and the compute namespace of a fit."""
         maps, shape = self._validate_images(X, reset=True)
         spatial, n_channels, _ = split_channels(shape, self.channel_axis)
         specs = resolve_layer_specs(
@@ -157,35 +165,56 @@ class CKNBase(BaseEstimator):
         )
         shapes = layer_shapes(spatial, n_channels, specs)
         xp, dev = compute_namespace(maps, self.device, follow_input=_dispatch_on())
-        dtype = _float_dtype(xp, maps.dtype)
+        return _FitSetup(
+            maps,
+            shape,
+            n_channels,
+            specs,
+            shapes,
+            xp,
+            dev,
+            _float_dtype(xp, maps.dtype),
+        )
+
+    def _initial_params(self, setup):
+        """(z, M) per layer: learned without labels, or from ``filters``."""
+        xp, dev, dtype = setup.xp, setup.dev, setup.dtype
         if self.filters is None:
-            params = self._learn_filters(maps, specs, shapes, xp, dev, dtype)
-        else:
-            params = []
-            for w, spec in zip(self.filters, specs):
-                w = to_namespace(
-                    np.asarray(w) if isinstance(w, list) else w, xp, dev, dtype
-                )
-                z = check_unit_filters(filters_to_internal(w, xp), xp)
-                params.append((z, lintrans(z, spec.kernel, spec.sigma, spec.eps, xp)))
-        # fitted arrays live where the input came from: NumPy unless array API
-        # dispatch handed us another namespace, so a GPU fit pickles to a CPU machine
-        in_xp, in_dev = array_namespace(maps), array_device(maps)
-        self.filters_ = [
-            to_namespace(
-                filters_from_internal(z, shape_.in_channels, spec.patch_shape, xp),
-                in_xp,
-                in_dev,
+            return self._learn_filters(
+                setup.maps, setup.specs, setup.shapes, xp, dev, dtype
             )
-            for (z, _), shape_, spec in zip(params, shapes, specs)
+        params = []
+        for w, spec in zip(self.filters, setup.specs):
+            w = to_namespace(
+                np.asarray(w) if isinstance(w, list) else w, xp, dev, dtype
+            )
+            z = check_unit_filters(filters_to_internal(w, xp), xp)
+            params.append((z, lintrans(z, spec.kernel, spec.sigma, spec.eps, xp)))
+        return params
+
+    def _set_network_attributes(self, setup, filters, lintrans_maps):
+        """Store the fitted network where the input came from.
+
+        NumPy unless array API dispatch handed us another namespace, so that a
+        model fitted on a GPU pickles and loads on a CPU-only machine.
+        """
+        xp = setup.xp
+        self.filters_ = [
+            self._to_input_namespace(
+                filters_from_internal(z, shape.in_channels, spec.patch_shape, xp), setup
+            )
+            for z, shape, spec in zip(filters, setup.shapes, setup.specs)
         ]
-        self.lintrans_ = [to_namespace(m, in_xp, in_dev) for _, m in params]
-        self.image_shape_ = shape
-        self.n_features_in_ = math.prod(shape)
-        self.n_channels_in_ = n_channels
-        self.output_shape_ = (specs[-1].n_filters, *shapes[-1].output)
-        self._specs, self._shapes = specs, shapes
-        return maps
+        self.lintrans_ = [self._to_input_namespace(m, setup) for m in lintrans_maps]
+        self.image_shape_ = setup.shape
+        self.n_features_in_ = math.prod(setup.shape)
+        self.n_channels_in_ = setup.n_channels
+        self.output_shape_ = (setup.specs[-1].n_filters, *setup.shapes[-1].output)
+        self._specs, self._shapes = setup.specs, setup.shapes
+
+    @staticmethod
+    def _to_input_namespace(a, setup):
+        return to_namespace(a, array_namespace(setup.maps), array_device(setup.maps))
 
     def _learn_filters(self, maps, specs, shapes, xp, dev, dtype):
         """Unsupervised filters: spherical k-means on sampled patches, layerwise."""
@@ -201,7 +230,7 @@ class CKNBase(BaseEstimator):
                 xp=xp,
                 dev=dev,
                 dtype=dtype,
-                batch_size=self.batch_size,
+                batch_size=self._inference_batch_size(),
                 log=log,
             )
         except TooFewDistinctPatchesError as exc:
@@ -211,6 +240,35 @@ class CKNBase(BaseEstimator):
                 f"(n_samples={maps.shape[0]}, n_features={math.prod(maps.shape[1:])}). "
                 "Use fewer filters, more or larger images, or a larger n_patches."
             ) from None
+
+    def _inference_batch_size(self):
+        """Samples per batch outside training (None: from a memory budget)."""
+        return self.batch_size
+
+    def _inference_setup(self, X, method):
+        """Checks shared by every method after fit; the maps and where to compute."""
+        self._check_fitted()
+        self._check_same_namespace(X, method)
+        maps = self._validate_images(X, reset=False)[0]
+        xp, dev = compute_namespace(maps, self.device, follow_input=_dispatch_on())
+        return maps, xp, dev, _float_dtype(xp, maps.dtype)
+
+    def _features(
+        self, maps, params, xp, dev, dtype, *, out_xp, out_dev, batch_size=None
+    ):
+        """Flattened CKN features of validated ``maps`` with the fitted network."""
+        return transform_in_batches(
+            maps,
+            self._specs,
+            params,
+            self._shapes,
+            xp=xp,
+            dev=dev,
+            dtype=dtype,
+            batch_size=batch_size,
+            out_xp=out_xp,
+            out_dev=out_dev,
+        )
 
     def _network_params(self, xp, dev, dtype):
         """The fitted (z, m) pairs in internal layout on the compute device."""
@@ -240,8 +298,49 @@ class CKNBase(BaseEstimator):
             f"{f_xp.__name__} ({array_device(fitted)}), got {x_xp.__name__}."
         )
 
+    def get_feature_names_out(self, input_features=None):
+        """Output feature names: ``{classname}_f{filter}_{position}``, lowercase.
+
+        The position reads ``t{i}`` for signals and ``y{i}_x{j}`` for images.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked against ``feature_names_in_``; the output names do not
+            depend on them.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        self._check_fitted()
+        _check_feature_names_in(self, input_features, generate_names=False)
+        prefix = type(self).__name__.lower()
+        n_filters, *spatial = self.output_shape_
+        axes = ("t",) if len(spatial) == 1 else ("y", "x")
+        positions = [
+            "_".join(f"{a}{i}" for a, i in zip(axes, index))
+            for index in np.ndindex(*spatial)
+        ]
+        names = [f"{prefix}_f{f}_{pos}" for f in range(n_filters) for pos in positions]
+        return np.asarray(names, dtype=object)
+
     def _check_fitted(self):
         check_is_fitted(self, ("filters_", "lintrans_"))
+
+
+@dataclass(frozen=True)
+class _FitSetup:
+    """Everything a fit resolves before learning anything."""
+
+    maps: object
+    shape: tuple
+    n_channels: int
+    specs: list
+    shapes: list
+    xp: object
+    dev: object
+    dtype: object
 
 
 def _input_namespace(X):

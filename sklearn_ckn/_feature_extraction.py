@@ -1,12 +1,9 @@
 """CKNFeatureExtractor: unsupervised convolutional kernel network features."""
 
-import numpy as np
 from sklearn.base import TransformerMixin, _fit_context
-from sklearn.utils.validation import _check_feature_names_in
 
-from ._backend import array_device, array_namespace, compute_namespace
-from ._base import CKNBase, _dispatch_on, _float_dtype
-from ._network import transform_in_batches
+from ._backend import array_device, array_namespace
+from ._base import CKNBase
 
 __all__ = ["CKNFeatureExtractor"]
 
@@ -164,51 +161,17 @@ class CKNFeatureExtractor(TransformerMixin, CKNBase):
             The last layer's map, flattened filter-major (see ``output_shape_``).
             float32 for float32 input, float64 otherwise.
         """
-        self._check_fitted()
-        self._check_same_namespace(X, "transform")
-        maps = self._validate_images(X, reset=False)[0]
-        xp, dev = compute_namespace(maps, self.device, follow_input=_dispatch_on())
-        dtype = _float_dtype(xp, maps.dtype)
-        out_xp = array_namespace(maps)
-        return transform_in_batches(
+        maps, xp, dev, dtype = self._inference_setup(X, "transform")
+        return self._features(
             maps,
-            self._specs,
             self._network_params(xp, dev, dtype),
-            self._shapes,
-            xp=xp,
-            dev=dev,
-            dtype=dtype,
-            batch_size=self.batch_size,
-            out_xp=out_xp,
+            xp,
+            dev,
+            dtype,
+            out_xp=array_namespace(maps),
             out_dev=array_device(maps),
+            batch_size=self._inference_batch_size(),
         )
-
-    def get_feature_names_out(self, input_features=None):
-        """Output feature names: ``cknfeatureextractor_f{filter}_{position}``.
-
-        The position reads ``t{i}`` for signals and ``y{i}_x{j}`` for images.
-
-        Parameters
-        ----------
-        input_features : array-like of str or None, default=None
-            Only checked against ``feature_names_in_``; the output names do not
-            depend on them.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-        """
-        self._check_fitted()
-        _check_feature_names_in(self, input_features, generate_names=False)
-        prefix = type(self).__name__.lower()
-        n_filters, *spatial = self.output_shape_
-        axes = ("t",) if len(spatial) == 1 else ("y", "x")
-        positions = [
-            "_".join(f"{a}{i}" for a, i in zip(axes, index))
-            for index in np.ndindex(*spatial)
-        ]
-        names = [f"{prefix}_f{f}_{pos}" for f in range(n_filters) for pos in positions]
-        return np.asarray(names, dtype=object)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

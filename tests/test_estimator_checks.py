@@ -1,17 +1,22 @@
-"""scikit-learn's own estimator checks, every one of them, with no expected failures."""
+"""scikit-learn's own estimator checks, every one of them, with no expected failures.
+
+The instances are small networks: check_estimator feeds 1-D signals of 1 to 10
+features and as few as 30 samples, from which a layer cannot learn more
+filters than there are distinct patches (the default (32, 128) asks for more,
+and fit then rightly raises). The classifier runs a few epochs only.
+"""
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_ckn import CKNFeatureExtractor
+from sklearn_ckn import CKNClassifier, CKNFeatureExtractor
+
+ESTIMATORS = [
+    CKNFeatureExtractor(n_filters=(4, 6), random_state=0),
+    CKNClassifier(n_filters=(4, 6), max_iter=5, random_state=0),
+    CKNClassifier(n_filters=(4, 6), max_iter=5, loss="log_loss", random_state=0),
+]
 
 
-def _small_extractor():
-    # check_estimator feeds 1-D signals of 1 to 10 features and as few as 30
-    # samples: a network with a few filters per layer can learn from that,
-    # the default (32, 128) needs more distinct patches than such data has.
-    return CKNFeatureExtractor(n_filters=(4, 6), random_state=0)
-
-
-@parametrize_with_checks([_small_extractor()])
+@parametrize_with_checks(ESTIMATORS)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)

@@ -1,0 +1,636 @@
+"""CKNClassifier: a convolutional kernel network trained end to end."""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import ClassifierMixin, TransformerMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_consistent_length, column_or_1d
+
+from ._backend import (
+    array_device,
+    array_namespace,
+    is_numpy_namespace,
+    to_namespace,
+    to_numpy,
+)
+from ._base import CKNBase, _FitSetup
+from ._head import LOSSES, decision, encode_targets, probabilities
+from ._training import CKNTrainer, TrainingConfig
+
+__all__ = ["CKNClassifier"]
+
+
+class CKNClassifier(ClassifierMixin, TransformerMixin, CKNBase):
+    """Supervised convolutional kernel network: filters and linear head trained jointly.
+
+    The network is the one of :class:`CKNFeatureExtractor`; on top of its
+    features a linear head is trained with them, minimizing a classification
+    loss plus ``alpha / 2 ||W||^2`` by mini-batch stochastic optimization
+    (Mairal, 2016). Every gradient, the one through each layer's map
+    M = (K^{1/2} + eps I)^{-1} included, is computed by a hand-written
+    backward pass; filters stay on the unit sphere (tangent projection of the
+    gradient, then renormalization).
+
+    Training starts from the unsupervised filters of :class:`CKNFeatureExtractor`
+    (spherical k-means, layer by layer) and a head fitted on the standardized
+    initial features (a convex problem, solved by Adam on fixed features). The
+    standardization (``feature_mean_``, ``feature_scale_``) is then kept fixed.
+
+    Parameters
+    ----------
+    n_filters, patch_size, subsampling, kernel, sigma, padding, eps, \
+image_shape, channel_axis, n_patches, filters :
+        The network, as in :class:`CKNFeatureExtractor`; ``filters`` gives the
+        initial filters instead of learning them without labels.
+    loss : {"squared_hinge", "log_loss"}, default="squared_hinge"
+        ``squared_hinge``: one-vs-all 0.5 max(0, 1 - y f)^2 summed over classes
+        (the original CKN's loss); ``log_loss``: multinomial logistic loss
+        (binary logistic for two classes). Only ``log_loss`` has
+        ``predict_proba``.
+    alpha : float, default=1e-4
+        Strength of the L2 penalty ``alpha / 2 ||W||^2`` on the head.
+    solver : {"adam", "sgd"}, default="adam"
+        ``sgd``: stochastic gradient descent with momentum.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        Schedule: ``invscaling`` divides ``learning_rate_init`` by
+        ``t ** power_t`` at step t; ``adaptive`` divides it by 5 whenever
+        ``n_iter_no_change`` epochs pass without improvement.
+    learning_rate_init : float, default=1e-3
+        Initial step size, for the filters and the head alike.
+    power_t : float, default=0.5
+        Exponent of the ``invscaling`` schedule.
+    momentum : float, default=0.9
+        Momentum of ``sgd``.
+    batch_size : int or "auto", default="auto"
+        Mini-batch size; ``auto`` is ``min(200, n_samples)``.
+    max_iter : int, default=50
+        Maximum number of epochs (passes over the training data).
+    tol : float, default=1e-4
+        Improvement of the training loss (or of the validation accuracy with
+        ``early_stopping``) below which an epoch counts as no improvement.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before stopping (or, with ``adaptive``,
+        before the step size is divided by 5).
+    early_stopping : bool, default=False
+        Hold out a stratified ``validation_fraction`` of the data, stop when
+        its accuracy stops improving, and keep the best weights.
+    validation_fraction : float, default=0.1
+        Fraction held out for early stopping.
+    warm_start : bool, default=False
+        Continue from the previous fit instead of starting again.
+    shuffle : bool, default=True
+        Shuffle the samples at each epoch.
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        Where to compute (see :class:`CKNFeatureExtractor`).
+    random_state : int, RandomState instance or None, default=None
+        Controls patch sampling, k-means seeding, the validation split and
+        shuffling.
+    verbose : int, default=0
+        Print the loss (and validation score) after each epoch when positive.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    filters_ : list of ndarray
+        Trained filters, shape (n_filters, in_channels, \\*patch_shape), unit norm.
+    lintrans_ : list of ndarray
+        The map M of each layer for the trained filters.
+    coef_ : ndarray of shape (n_outputs, n_features_out)
+        Head weights on the standardized features; ``n_outputs`` is 1 for two
+        classes and ``n_classes`` otherwise.
+    intercept_ : ndarray of shape (n_outputs,)
+        Head biases.
+    feature_mean_, feature_scale_ : ndarray of shape (n_features_out,)
+        Standardization of the features seen by the head.
+    image_shape_, n_channels_in_, output_shape_, n_features_in_ :
+        As in :class:`CKNFeatureExtractor`.
+    loss_curve_ : list of float
+        Mean training objective of each epoch.
+    best_loss_ : float or None
+        Lowest training objective (None with ``early_stopping``).
+    validation_scores_ : list of float or None
+        Validation accuracy of each epoch with ``early_stopping``.
+    best_validation_score_ : float or None
+        Best validation accuracy with ``early_stopping``.
+    n_iter_ : int
+        Number of epochs run.
+
+    See Also
+    --------
+    CKNFeatureExtractor : The same network learned without labels.
+    sklearn.neural_network.MLPClassifier : Whose training vocabulary this follows.
+
+    References
+    ----------
+    .. [1] J. Mairal. "End-to-End Kernel Learning with Supervised Convolutional
+       Kernel Networks". Advances in Neural Information Processing Systems, 2016.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn_ckn import CKNClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = CKNClassifier(n_filters=(8, 16), image_shape=(8, 8), max_iter=2,
+    ...                     random_state=0).fit(X[:200], y[:200])
+    >>> clf.predict(X[:3]).shape
+    (3,)
+    """
+
+    _parameter_constraints: dict = {
+        **CKNBase._parameter_constraints,
+        "loss": [StrOptions(set(LOSSES))],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "solver": [StrOptions({"adam", "sgd"})],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "warm_start": ["boolean"],
+        "shuffle": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        n_filters=(32, 128),
+        *,
+        patch_size=3,
+        subsampling=2,
+        kernel="exp",
+        sigma=0.6,
+        padding="same",
+        eps=1e-2,
+        image_shape=None,
+        channel_axis=None,
+        n_patches=10000,
+        filters=None,
+        loss="squared_hinge",
+        alpha=1e-4,
+        solver="adam",
+        learning_rate="constant",
+        learning_rate_init=1e-3,
+        power_t=0.5,
+        momentum=0.9,
+        batch_size="auto",
+        max_iter=50,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        warm_start=False,
+        shuffle=True,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(
+            n_filters,
+            patch_size=patch_size,
+            subsampling=subsampling,
+            kernel=kernel,
+            sigma=sigma,
+            padding=padding,
+            eps=eps,
+            image_shape=image_shape,
+            channel_axis=channel_axis,
+            n_patches=n_patches,
+            filters=filters,
+            batch_size=batch_size,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.loss = loss
+        self.alpha = alpha
+        self.solver = solver
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.momentum = momentum
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.warm_start = warm_start
+        self.shuffle = shuffle
+
+    # ----------------------------------------------------------------- fit
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the filters and the head on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, \\*image_shape)
+            Training images or signals (see ``image_shape``).
+        y : array-like of shape (n_samples,)
+            Class labels.
+
+        Returns
+        -------
+        self : object
+            Fitted classifier.
+        """
+        return self._fit(X, y, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None):
+        """One epoch on ``(X, y)``; the first call also initializes the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, \\*image_shape)
+            Training images or signals.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        classes : array-like of shape (n_classes,), default=None
+            Every class that will ever be seen; required on the first call.
+
+        Returns
+        -------
+        self : object
+            Updated classifier.
+        """
+        return self._fit(X, y, incremental=True, classes=classes)
+
+    def _fit(self, X, y, *, incremental, classes=None):
+        fitted = hasattr(self, "_trainer")
+        resume = fitted and (incremental or self.warm_start)
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None."
+            )
+        if resume:
+            trainer, rng = self._trainer, self._rng
+            maps = self._validate_images(X, reset=False)[0]
+            setup = _FitSetup(
+                maps,
+                self.image_shape_,
+                self.n_channels_in_,
+                self._specs,
+                self._shapes,
+                trainer.xp,
+                trainer.dev,
+                trainer.dtype,
+            )
+        else:
+            setup = self._fit_setup(X)
+            maps = setup.maps
+            rng = np.random.default_rng(
+                check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+            )
+        y = _labels(y)
+        check_consistent_length(maps, y)
+        check_classification_targets(y)
+        classes_ = self._resolve_classes(y, classes, incremental, resume)
+        class_index = np.searchsorted(classes_, y)
+        train_rows, val_rows = self._split(class_index, incremental, rng)
+        x_train = maps if train_rows is None else _rows(maps, train_rows)
+        train_index = class_index if train_rows is None else class_index[train_rows]
+        if not resume:
+            trainer = self._new_trainer(setup, len(classes_), x_train.shape[0])
+            trainer.init_head(
+                x_train, self._targets(train_index, len(classes_), trainer), rng
+            )
+            self.loss_curve_, self.n_iter_ = [], 0
+            self.best_loss_ = None if self.early_stopping else np.inf
+            self.validation_scores_ = [] if self.early_stopping else None
+            self.best_validation_score_ = None
+        validation = (
+            None if val_rows is None else (_rows(maps, val_rows), class_index[val_rows])
+        )
+        self._run_epochs(
+            trainer,
+            x_train,
+            self._targets(train_index, len(classes_), trainer),
+            validation,
+            n_epochs=1 if incremental else self.max_iter,
+            rng=rng,
+            incremental=incremental,
+        )
+        self.classes_ = classes_
+        self._trainer, self._rng = trainer, rng
+        self._set_network_attributes(setup, trainer.filters, trainer.lintrans())
+        self._set_head_attributes(trainer, setup)
+        return self
+
+    def _resolve_classes(self, y, classes, incremental, resume):
+        if resume:
+            unseen = np.setdiff1d(np.unique(y), self.classes_)
+            if unseen.size:
+                raise ValueError(
+                    f"y holds labels {unseen.tolist()} that are not in classes_ "
+                    f"{self.classes_.tolist()} fixed by the first fit."
+                )
+            return self.classes_
+        if incremental:
+            if classes is None:
+                raise ValueError(
+                    "classes must be passed on the first call to partial_fit."
+                )
+            classes_ = np.unique(_labels(classes))
+            unseen = np.setdiff1d(np.unique(y), classes_)
+            if unseen.size:
+                raise ValueError(
+                    f"y holds labels {unseen.tolist()} that are not in classes="
+                    f"{classes_.tolist()}."
+                )
+        else:
+            classes_ = np.unique(y)
+        if classes_.size < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes; got one "
+                f"class: {classes_.tolist()}."
+            )
+        return classes_
+
+    def _split(self, class_index, incremental, rng):
+        """Training and validation rows; (None, None) without early stopping."""
+        if not self.early_stopping or incremental:
+            return None, None
+        train, val = train_test_split(
+            np.arange(class_index.shape[0]),
+            test_size=self.validation_fraction,
+            stratify=class_index,
+            random_state=int(rng.integers(np.iinfo(np.int32).max)),
+        )
+        return np.sort(train), np.sort(val)
+
+    def _inference_batch_size(self):
+        # batch_size is the training mini-batch; inference sizes its own batches
+        return None
+
+    def _new_trainer(self, setup, n_classes, n_samples):
+        batch = min(200, n_samples) if self.batch_size == "auto" else self.batch_size
+        config = TrainingConfig(
+            loss=self.loss,
+            alpha=float(self.alpha),
+            solver=self.solver,
+            learning_rate=self.learning_rate,
+            learning_rate_init=float(self.learning_rate_init),
+            power_t=float(self.power_t),
+            momentum=float(self.momentum),
+            batch_size=int(batch),
+            shuffle=bool(self.shuffle),
+        )
+        filters = [z for z, _ in self._initial_params(setup)]
+        return CKNTrainer(
+            setup.specs,
+            setup.shapes,
+            filters,
+            n_classes,
+            config,
+            setup.xp,
+            setup.dev,
+            setup.dtype,
+        )
+
+    def _targets(self, class_index, n_classes, trainer):
+        xp = trainer.xp
+        index = xp.asarray(class_index, device=trainer.dev)
+        return encode_targets(index, n_classes, self.loss, xp, trainer.dtype)
+
+    def _run_epochs(
+        self, trainer, x_train, targets, validation, *, n_epochs, rng, incremental
+    ):
+        """The epoch loop: stopping rules, best-weight tracking, interruption."""
+        best_params = None
+        no_improvement = 0
+        try:
+            for _ in range(n_epochs):
+                value = trainer.train_epoch(x_train, targets, rng)
+                self.n_iter_ += 1
+                self.loss_curve_.append(value)
+                message = f"Iteration {self.n_iter_}, loss = {value:.8f}"
+                if validation is not None:
+                    score = self._accuracy(trainer, *validation)
+                    self.validation_scores_.append(score)
+                    message += f", validation score = {score:.6f}"
+                    best = self.best_validation_score_
+                    improved = best is None or score > best + self.tol
+                    if best is None or score > best:
+                        self.best_validation_score_ = score
+                        best_params = trainer.snapshot()
+                else:
+                    improved = value < self.best_loss_ - self.tol
+                    self.best_loss_ = min(self.best_loss_, value)
+                if self.verbose:
+                    print(message)
+                if incremental:
+                    continue
+                no_improvement = 0 if improved else no_improvement + 1
+                if no_improvement > self.n_iter_no_change:
+                    if (
+                        self.learning_rate == "adaptive"
+                        and trainer.learning_rate > 1e-6
+                    ):
+                        trainer.learning_rate /= 5
+                        no_improvement = 0
+                        continue
+                    break
+            else:
+                if not incremental:
+                    warnings.warn(
+                        f"Stochastic optimizer: maximum iterations ({self.max_iter}) "
+                        "reached and the optimization hasn't converged yet.",
+                        ConvergenceWarning,
+                        stacklevel=3,
+                    )
+        except KeyboardInterrupt:
+            warnings.warn(
+                "Training interrupted by the user: the model keeps the parameters "
+                "of its last complete step.",
+                UserWarning,
+                stacklevel=3,
+            )
+        if best_params is not None:
+            trainer.restore(best_params)
+
+    @staticmethod
+    def _accuracy(trainer, x, class_index):
+        scores = to_numpy(trainer.decision_function(x))
+        if scores.shape[1] == 1:
+            predicted = (scores[:, 0] > 0).astype(int)
+        else:
+            predicted = scores.argmax(axis=1)
+        return float(np.mean(predicted == class_index))
+
+    def _set_head_attributes(self, trainer, setup):
+        keep = self._to_input_namespace
+        self.coef_ = keep(trainer.coef, setup)
+        self.intercept_ = keep(trainer.intercept, setup)
+        self.feature_mean_ = keep(trainer.mean, setup)
+        self.feature_scale_ = keep(trainer.scale, setup)
+
+    # ------------------------------------------------------------- predict
+
+    def decision_function(self, X):
+        """Head outputs: signed distances of the samples to the class boundaries.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, \\*image_shape)
+            Images laid out as at fit time.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+            One column (for ``classes_[1]``) when there are two classes.
+        """
+        scores = self._decision(X, "decision_function")
+        xp = array_namespace(scores)
+        return xp.reshape(scores, (-1,)) if scores.shape[1] == 1 else scores
+
+    def _decision(self, X, method, chunk=1024):
+        maps, xp, dev, dtype = self._inference_setup(X, method)
+        params = self._network_params(xp, dev, dtype)
+        coef, intercept, mean, scale = (
+            to_namespace(a, xp, dev, dtype)
+            for a in (
+                self.coef_,
+                self.intercept_,
+                self.feature_mean_,
+                self.feature_scale_,
+            )
+        )
+        parts = []
+        for start in range(0, maps.shape[0], chunk):
+            phi = self._features(
+                maps[start : min(start + chunk, maps.shape[0]), ...],
+                params,
+                xp,
+                dev,
+                dtype,
+                out_xp=xp,
+                out_dev=dev,
+            )
+            parts.append(decision((phi - mean) / scale, coef, intercept, xp))
+        scores = xp.concat(parts, axis=0) if len(parts) > 1 else parts[0]
+        return to_namespace(scores, array_namespace(maps), array_device(maps))
+
+    def predict(self, X):
+        """Predict class labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, \\*image_shape)
+            Images laid out as at fit time.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        scores = self._decision(X, "predict")
+        xp = array_namespace(scores)
+        if scores.shape[1] == 1:
+            index = xp.astype(scores[:, 0] > 0, xp.int64)
+        else:
+            index = xp.argmax(scores, axis=1)
+        labels = self.classes_[to_numpy(index)]
+        if labels.dtype.kind in "biuf" and not is_numpy_namespace(xp):
+            return xp.asarray(labels, device=array_device(scores))
+        return labels
+
+    def _has_probabilities(self):
+        if self.loss != "log_loss":
+            raise AttributeError(
+                "predict_proba is only available with loss='log_loss'; "
+                f"this model was set with loss={self.loss!r}."
+            )
+        return True
+
+    @available_if(_has_probabilities)
+    def predict_proba(self, X):
+        """Class probabilities (``loss='log_loss'`` only): sigmoid or softmax of f.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, \\*image_shape)
+            Images laid out as at fit time.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``.
+        """
+        scores = self._decision(X, "predict_proba")
+        return probabilities(scores, array_namespace(scores))
+
+    @available_if(_has_probabilities)
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, \\*image_shape)
+            Images laid out as at fit time.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        scores = self._decision(X, "predict_log_proba")
+        xp = array_namespace(scores)
+        return xp.log(probabilities(scores, xp))
+
+    def transform(self, X):
+        """The trained CKN features of ``X``, e.g. to feed another classifier.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, \\*image_shape)
+            Images laid out as at fit time.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, prod(output_shape_))
+            The last map flattened filter-major, before standardization.
+        """
+        maps, xp, dev, dtype = self._inference_setup(X, "transform")
+        return self._features(
+            maps,
+            self._network_params(xp, dev, dtype),
+            xp,
+            dev,
+            dtype,
+            out_xp=array_namespace(maps),
+            out_dev=array_device(maps),
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.array_api_support = True
+        return tags
+
+
+def _labels(y):
+    """Labels as a 1-D host NumPy array (from any namespace or array-like)."""
+    if hasattr(y, "__array_namespace__") and not isinstance(y, np.ndarray):
+        y = to_numpy(y)
+    return column_or_1d(y, warn=True)
+
+
+def _rows(x, rows):
+    """Rows of ``x`` (any namespace) selected by host integer indices."""
+    xp = array_namespace(x)
+    return xp.take(x, xp.asarray(rows, device=array_device(x)), axis=0)

@@ -1,0 +1,93 @@
+"""The linear head of the supervised CKN: targets, losses and their gradients.
+
+The head sees standardized CKN features s = (phi - mean) / scale, with the mean
+and scale of the initial features kept fixed, and outputs f = s W^T + b: one
+column for two classes, one per class otherwise. Losses are averaged over the
+samples; ``alpha / 2 ||W||^2`` is added by the caller.
+"""
+
+from array_api_compat import device as array_device
+
+__all__ = [
+    "LOSSES",
+    "decision",
+    "encode_targets",
+    "feature_statistics",
+    "loss_and_gradient",
+    "n_outputs",
+    "probabilities",
+]
+
+LOSSES = ("squared_hinge", "log_loss")
+
+
+def n_outputs(n_classes):
+    """Columns of the decision function: 1 for a binary problem."""
+    return 1 if n_classes == 2 else n_classes
+
+
+def encode_targets(class_index, n_classes, loss, xp, dtype):
+    """Targets for the loss from class indices in [0, n_classes).
+
+    ``squared_hinge``: +1 for the class, -1 for the others (one-vs-all);
+    ``log_loss``: one-hot (the positive-class indicator when binary).
+    """
+    columns = n_outputs(n_classes)
+    if columns == 1:
+        onehot = xp.reshape(xp.astype(class_index == 1, dtype), (-1, 1))
+    else:
+        classes = xp.reshape(
+            xp.arange(n_classes, device=array_device(class_index)), (1, -1)
+        )
+        onehot = xp.astype(xp.reshape(class_index, (-1, 1)) == classes, dtype)
+    return 2.0 * onehot - 1.0 if loss == "squared_hinge" else onehot
+
+
+def feature_statistics(phi, xp):
+    """Mean and scale (standard deviation, 1 where it vanishes) of each feature."""
+    mean = xp.mean(phi, axis=0)
+    scale = xp.std(phi, axis=0)
+    scale = xp.where(scale > 0, scale, xp.ones_like(scale))
+    return mean, scale
+
+
+def decision(standardized, coef, intercept, xp):
+    """f = s W^T + b, shape (n, n_outputs)."""
+    return standardized @ xp.matrix_transpose(coef) + intercept
+
+
+def _log_sigmoid(f, xp):
+    # log(sigmoid(f)) = -softplus(-f), computed without overflow
+    return -(xp.log1p(xp.exp(-xp.abs(f))) + xp.clip(-f, 0.0, None))
+
+
+def loss_and_gradient(f, targets, loss, xp):
+    """Mean loss over the rows of ``f`` and its gradient with respect to ``f``.
+
+    ``squared_hinge``: 0.5 sum_k max(0, 1 - t_k f_k)^2 per sample.
+    ``log_loss``: binary logistic loss for one column, multinomial otherwise.
+    """
+    n = f.shape[0]
+    if loss == "squared_hinge":
+        margin = xp.clip(1.0 - targets * f, 0.0, None)
+        return float(0.5 * xp.sum(margin * margin)) / n, -(targets * margin) / n
+    if f.shape[1] == 1:
+        # -t log s(f) - (1 - t) log s(-f)
+        value = -xp.sum(
+            targets * _log_sigmoid(f, xp) + (1 - targets) * _log_sigmoid(-f, xp)
+        )
+        return float(value) / n, (xp.exp(_log_sigmoid(f, xp)) - targets) / n
+    shifted = f - xp.max(f, axis=1, keepdims=True)
+    log_norm = xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+    log_proba = shifted - log_norm
+    return float(-xp.sum(targets * log_proba)) / n, (xp.exp(log_proba) - targets) / n
+
+
+def probabilities(f, xp):
+    """Class probabilities of the ``log_loss`` head: sigmoid or softmax."""
+    if f.shape[1] == 1:
+        positive = xp.exp(_log_sigmoid(f, xp))
+        return xp.concat([1.0 - positive, positive], axis=1)
+    shifted = f - xp.max(f, axis=1, keepdims=True)
+    e = xp.exp(shifted)
+    return e / xp.sum(e, axis=1, keepdims=True)

@@ -1,0 +1,269 @@
+"""Supervised training of a CKN: filters and linear head, end to end.
+
+The objective is the mean classification loss of the head on the standardized
+CKN features plus ``alpha / 2 ||W||^2``. Gradients come from the hand-written
+backward pass of :mod:`sklearn_ckn._network`; filters stay on the unit sphere
+(:mod:`sklearn_ckn._optim`). This module knows nothing of scikit-learn.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._backend import array_device, array_namespace, to_namespace
+from ._head import (
+    decision,
+    feature_statistics,
+    loss_and_gradient,
+    n_outputs,
+)
+from ._lintrans import lintrans
+from ._network import DeviceLayer, backward, forward_with_caches, transform_in_batches
+from ._optim import SGD, Adam, learning_rate_at
+from ._pooling import pooling_matrices
+
+__all__ = ["CKNTrainer", "TrainingConfig"]
+
+#: the convex initial fit of the head: Adam on fixed features
+HEAD_INIT_EPOCHS = 100
+HEAD_INIT_LEARNING_RATE = 1e-2
+HEAD_INIT_TOL = 1e-5
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Optimization settings (the estimator's parameters, resolved)."""
+
+    loss: str
+    alpha: float
+    solver: str
+    learning_rate: str
+    learning_rate_init: float
+    power_t: float
+    momentum: float
+    batch_size: int
+    shuffle: bool
+
+
+class CKNTrainer:
+    """Parameters of a supervised CKN on the compute device, and how to train them.
+
+    Parameters
+    ----------
+    specs, shapes : lists
+        Layer specs and shapes (:func:`sklearn_ckn._layer.layer_shapes`).
+    filters : list of arrays (p, d)
+        Initial unit-norm filters in internal patch order, on the device.
+    n_classes : int
+    config : TrainingConfig
+    xp, dev, dtype :
+        Compute namespace, device and float dtype.
+    """
+
+    def __init__(self, specs, shapes, filters, n_classes, config, xp, dev, dtype):
+        self.specs, self.shapes = specs, shapes
+        self.filters = list(filters)
+        self.n_classes = n_classes
+        self.config = config
+        self.xp, self.dev, self.dtype = xp, dev, dtype
+        self.pool_mats = [
+            pooling_matrices(shape.conv, spec.subsampling, xp, dtype, dev)
+            for spec, shape in zip(specs, shapes)
+        ]
+        n_features = specs[-1].n_filters * math.prod(shapes[-1].output)
+        self.coef = xp.zeros(
+            (n_outputs(n_classes), n_features), dtype=dtype, device=dev
+        )
+        self.intercept = xp.zeros((n_outputs(n_classes),), dtype=dtype, device=dev)
+        self.mean = xp.zeros((n_features,), dtype=dtype, device=dev)
+        self.scale = xp.ones((n_features,), dtype=dtype, device=dev)
+        self.optimizer = None
+        self.learning_rate = config.learning_rate_init
+
+    # ----------------------------------------------------------- evaluation
+
+    def lintrans(self):
+        """The map M of every layer for the current filters."""
+        return [
+            lintrans(z, spec.kernel, spec.sigma, spec.eps, self.xp)
+            for z, spec in zip(self.filters, self.specs)
+        ]
+
+    def features(self, x, out_xp=None, out_dev=None):
+        """CKN features of ``x`` (any namespace), flattened filter-major."""
+        xp = self.xp
+        return transform_in_batches(
+            x,
+            self.specs,
+            list(zip(self.filters, self.lintrans())),
+            self.shapes,
+            xp=xp,
+            dev=self.dev,
+            dtype=self.dtype,
+            batch_size=None,
+            out_xp=out_xp or xp,
+            out_dev=self.dev if out_dev is None else out_dev,
+        )
+
+    def decision_function(self, x, chunk=1024):
+        """Head outputs for ``x``, computed ``chunk`` samples at a time."""
+        xp = self.xp
+        parts = []
+        for start in range(0, x.shape[0], chunk):
+            phi = self.features(x[start : min(start + chunk, x.shape[0]), ...])
+            parts.append(
+                decision((phi - self.mean) / self.scale, self.coef, self.intercept, xp)
+            )
+        return xp.concat(parts, axis=0) if len(parts) > 1 else parts[0]
+
+    # -------------------------------------------------------- initial head
+
+    def init_head(self, x, targets, rng):
+        """Standardize the initial features and fit the head on them.
+
+        The head's problem is convex on fixed features; it is solved by Adam
+        for at most ``HEAD_INIT_EPOCHS`` epochs over precomputed features,
+        stopping when an epoch improves the objective by less than
+        ``HEAD_INIT_TOL`` (relative), so its cost stays a small multiple of
+        one pass of GEMMs over the features.
+        """
+        xp = self.xp
+        phi = self.features(x)
+        self.mean, self.scale = feature_statistics(phi, xp)
+        standardized = (phi - self.mean) / self.scale
+        head = [self.coef, self.intercept]
+        optimizer = Adam(head, [False, False], xp)
+        n, batch = standardized.shape[0], self.config.batch_size
+        previous = math.inf
+        for _ in range(HEAD_INIT_EPOCHS):
+            order = rng.permutation(n)
+            total = 0.0
+            for start in range(0, n, batch):
+                rows = _device_indices(order[start : start + batch], xp, self.dev)
+                s = xp.take(standardized, rows, axis=0)
+                t_batch = xp.take(targets, rows, axis=0)
+                value, grads, _ = self._head_objective(s, t_batch, *head)
+                head = optimizer.step(head, grads, HEAD_INIT_LEARNING_RATE)
+                total += value * s.shape[0]
+            total /= n
+            if previous - total < HEAD_INIT_TOL * max(abs(total), 1.0):
+                break
+            previous = total
+        self.coef, self.intercept = head
+
+    def _head_objective(self, standardized, targets, coef, intercept):
+        xp, alpha = self.xp, self.config.alpha
+        f = decision(standardized, coef, intercept, xp)
+        value, g_f = loss_and_gradient(f, targets, self.config.loss, xp)
+        value += 0.5 * alpha * float(xp.sum(coef * coef))
+        g_coef = xp.matrix_transpose(g_f) @ standardized + alpha * coef
+        return value, [g_coef, xp.sum(g_f, axis=0)], g_f
+
+    # ------------------------------------------------------------- training
+
+    def objective_and_gradients(self, x_batch, targets):
+        """Objective on one batch and its gradient for every parameter.
+
+        Returns
+        -------
+        value : float
+            Mean loss plus ``alpha / 2 ||W||^2``.
+        grads : list
+            Euclidean gradients of the filters (one per layer), of ``coef``
+            and of ``intercept``.
+        """
+        xp = self.xp
+        layers = [
+            DeviceLayer(spec, z, m, pool)
+            for spec, z, m, pool in zip(
+                self.specs, self.filters, self.lintrans(), self.pool_mats
+            )
+        ]
+        out, caches = forward_with_caches(x_batch, layers, xp)
+        n, nd = out.shape[0], out.ndim - 2
+        channel_first = (0, nd + 1, *range(1, nd + 1))
+        phi = xp.reshape(xp.permute_dims(out, channel_first), (n, -1))
+        standardized = (phi - self.mean) / self.scale
+        value, (g_coef, g_intercept), g_f = self._head_objective(
+            standardized, targets, self.coef, self.intercept
+        )
+        g_phi = (g_f @ self.coef) / self.scale
+        spatial = out.shape[1:-1]
+        g_out = xp.reshape(g_phi, (n, out.shape[-1], *spatial))
+        g_out = xp.permute_dims(g_out, (0, *range(2, nd + 2), 1))
+        g_filters, _ = backward(g_out, layers, caches, xp)
+        return value, [*g_filters, g_coef, g_intercept]
+
+    def parameters(self):
+        return [*self.filters, self.coef, self.intercept]
+
+    def _set_parameters(self, params):
+        n_layers = len(self.filters)
+        self.filters = list(params[:n_layers])
+        self.coef, self.intercept = params[n_layers], params[n_layers + 1]
+
+    def _make_optimizer(self):
+        on_sphere = [True] * len(self.filters) + [False, False]
+        if self.config.solver == "adam":
+            return Adam(self.parameters(), on_sphere, self.xp)
+        return SGD(self.parameters(), on_sphere, self.xp, momentum=self.config.momentum)
+
+    def train_epoch(self, x, targets, rng):
+        """One pass over ``x`` in mini-batches; returns the mean objective.
+
+        ``x`` may live on the host: each batch is moved to the device alone.
+        Parameters are replaced only after a complete step, so an interruption
+        leaves them consistent.
+        """
+        xp, config = self.xp, self.config
+        if self.optimizer is None:
+            self.optimizer = self._make_optimizer()
+        n = x.shape[0]
+        order = rng.permutation(n) if config.shuffle else np.arange(n)
+        x_ns = array_namespace(x)
+        total = 0.0
+        for start in range(0, n, config.batch_size):
+            rows = order[start : start + config.batch_size]
+            batch = to_namespace(
+                x_ns.take(x, _device_indices(rows, x_ns, array_device(x)), axis=0),
+                xp,
+                self.dev,
+                self.dtype,
+            )
+            t_batch = xp.take(targets, _device_indices(rows, xp, self.dev), axis=0)
+            value, grads = self.objective_and_gradients(batch, t_batch)
+            if not math.isfinite(value):
+                raise FloatingPointError("the training objective is not finite")
+            lr = learning_rate_at(
+                config.learning_rate,
+                self.learning_rate,
+                self.optimizer.t + 1,
+                config.power_t,
+            )
+            self._set_parameters(self.optimizer.step(self.parameters(), grads, lr))
+            total += value * rows.shape[0]
+        return total / n
+
+    def __getstate__(self):
+        # a namespace is a module, which does not pickle: found again from the arrays
+        state = self.__dict__.copy()
+        state["xp"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.xp = array_namespace(self.coef)
+        if self.optimizer is not None:
+            self.optimizer.xp = self.xp
+
+    def snapshot(self):
+        """A copy of the parameters, to restore the best ones later."""
+        return [self.xp.asarray(p, copy=True) for p in self.parameters()]
+
+    def restore(self, params):
+        self._set_parameters(list(params))
+
+
+def _device_indices(rows, xp, dev):
+    return xp.asarray(rows, device=dev)
