@@ -236,3 +236,37 @@ def test_backward_runs_on_array_api_strict():
     np.testing.assert_allclose(
         np.from_dlpack(got_x), expected_x, rtol=1e-12, atol=1e-12
     )
+
+
+@pytest.mark.parametrize("loss", ["squared_hinge", "log_loss"])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_training_objective_gradient(loss, n_classes):
+    """Filters, head weights and biases through the loss and the standardization."""
+    from sklearn_ckn._head import encode_targets
+    from sklearn_ckn._training import CKNTrainer, TrainingConfig
+
+    specs, shapes, zs, x = _network_case(2, 2, "exp", seed=13)
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal((6, *x.shape[1:]))
+    config = TrainingConfig(loss, 0.1, "adam", "constant", 1e-3, 0.5, 0.9, 6, True)
+    trainer = CKNTrainer(specs, shapes, zs, n_classes, config, xp, "cpu", xp.float64)
+    trainer.coef = rng.standard_normal(trainer.coef.shape)
+    trainer.intercept = rng.standard_normal(trainer.intercept.shape)
+    trainer.mean = rng.standard_normal(trainer.mean.shape)
+    trainer.scale = rng.uniform(0.5, 2.0, trainer.scale.shape)
+    labels = np.arange(6) % n_classes
+    targets = encode_targets(labels, n_classes, loss, xp, xp.float64)
+    _, grads = trainer.objective_and_gradients(x, targets)
+    params = trainer.parameters()
+    for index, param in enumerate(params):
+
+        def objective(value, index=index):
+            changed = list(params)
+            changed[index] = value
+            trainer._set_parameters(changed)
+            result = trainer.objective_and_gradients(x, targets)[0]
+            trainer._set_parameters(params)
+            return result
+
+        numeric = _numeric_gradient(objective, param)
+        assert _rel_error(grads[index], numeric) <= TOL, f"parameter {index}"

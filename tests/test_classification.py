@@ -1,0 +1,174 @@
+"""CKNClassifier: training behaviour and the MLPClassifier-like contract."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+
+from sklearn_ckn import CKNClassifier, CKNFeatureExtractor
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X[:300], y[:300]
+
+
+def _small(**kwargs):
+    params = dict(n_filters=(6, 12), image_shape=(8, 8), max_iter=8, random_state=0)
+    params.update(kwargs)
+    return CKNClassifier(**params)
+
+
+def _quiet_fit(clf, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return clf.fit(X, y)
+
+
+@pytest.mark.parametrize("loss", ["squared_hinge", "log_loss"])
+def test_training_decreases_the_loss_and_keeps_filters_on_the_sphere(digits, loss):
+    X, y = digits
+    clf = _quiet_fit(_small(loss=loss, max_iter=10), X, y)
+    curve = clf.loss_curve_
+    assert len(curve) == clf.n_iter_ == 10
+    assert curve[-1] < 0.95 * curve[0]
+    assert sum(b < a for a, b in zip(curve, curve[1:])) >= 7  # mostly monotone
+    for w in clf.filters_:
+        norms = np.linalg.norm(w.reshape(len(w), -1), axis=1)
+        np.testing.assert_allclose(norms, 1.0, atol=1e-6)
+    # the filters moved away from their unsupervised initialization
+    init = CKNFeatureExtractor(n_filters=(6, 12), image_shape=(8, 8), random_state=0)
+    assert not np.allclose(init.fit(X).filters_[0], clf.filters_[0])
+    assert clf.score(X, y) > 0.9
+
+
+def test_same_random_state_gives_the_same_model(digits):
+    X, y = digits
+    a = _quiet_fit(_small(max_iter=3), X, y)
+    b = _quiet_fit(_small(max_iter=3), X, y)
+    for wa, wb in zip(a.filters_, b.filters_):
+        np.testing.assert_array_equal(wa, wb)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    np.testing.assert_array_equal(a.decision_function(X), b.decision_function(X))
+    c = _quiet_fit(_small(max_iter=3, random_state=1), X, y)
+    assert not np.array_equal(a.coef_, c.coef_)
+
+
+def test_binary_problem_with_string_labels(digits):
+    X, y = digits
+    mask = (y == 3) | (y == 8)
+    labels = np.where(y[mask] == 3, "three", "eight")
+    clf = _quiet_fit(_small(loss="log_loss"), X[mask], labels)
+    assert list(clf.classes_) == ["eight", "three"]
+    scores = clf.decision_function(X[mask])
+    assert scores.shape == (mask.sum(),)
+    np.testing.assert_array_equal(
+        clf.predict(X[mask]), clf.classes_[(scores > 0).astype(int)]
+    )
+    proba = clf.predict_proba(X[mask])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_allclose(np.log(proba), clf.predict_log_proba(X[mask]))
+    assert clf.coef_.shape == (1, np.prod(clf.output_shape_))
+    assert clf.score(X[mask], labels) > 0.9
+
+
+def test_multiclass_outputs(digits):
+    X, y = digits
+    clf = _quiet_fit(_small(loss="log_loss"), X, y)
+    scores = clf.decision_function(X)
+    assert scores.shape == (len(X), 10)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[scores.argmax(axis=1)])
+    proba = clf.predict_proba(X)
+    np.testing.assert_array_equal(proba.argmax(axis=1), scores.argmax(axis=1))
+    features = clf.transform(X)
+    assert features.shape == (len(X), np.prod(clf.output_shape_))
+
+
+def test_predict_proba_only_with_log_loss(digits):
+    X, y = digits
+    clf = _quiet_fit(_small(max_iter=1), X, y)
+    assert not hasattr(clf, "predict_proba")
+    with pytest.raises(
+        AttributeError, match="has no attribute 'predict_proba'"
+    ) as info:
+        clf.predict_proba(X)
+    assert "only available with loss='log_loss'" in str(info.value.__cause__)
+
+
+def test_convergence_warning_at_max_iter(digits):
+    X, y = digits
+    with pytest.warns(ConvergenceWarning, match="maximum iterations \\(2\\)"):
+        _small(max_iter=2).fit(X, y)
+
+
+def test_stops_when_the_loss_stops_improving(digits):
+    X, y = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf = _small(max_iter=50, tol=10.0, n_iter_no_change=2).fit(X, y)
+    # the first epoch improves on an infinite best loss, the next 3 (> 2) do not
+    assert clf.n_iter_ == 4
+
+
+def test_early_stopping_keeps_the_best_weights(digits):
+    X, y = digits
+    clf = _quiet_fit(
+        _small(early_stopping=True, validation_fraction=0.2, max_iter=6), X, y
+    )
+    assert len(clf.validation_scores_) == clf.n_iter_
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert clf.best_loss_ is None
+
+
+def test_partial_fit_and_warm_start_resume(digits):
+    X, y = digits
+    clf = _small()
+    with pytest.raises(ValueError, match="classes must be passed"):
+        clf.partial_fit(X, y)
+    clf.partial_fit(X[:150], y[:150], classes=np.arange(10))
+    clf.partial_fit(X[150:], y[150:])
+    assert clf.n_iter_ == 2 and len(clf.loss_curve_) == 2
+    with pytest.raises(ValueError, match="not in classes_"):
+        clf.partial_fit(X[:5], np.full(5, 42))
+
+    warm = _quiet_fit(_small(max_iter=2, warm_start=True), X, y)
+    first = [w.copy() for w in warm.filters_]
+    _quiet_fit(warm, X, y)
+    assert warm.n_iter_ == 4 and len(warm.loss_curve_) == 4
+    assert not np.array_equal(first[0], warm.filters_[0])
+
+
+def test_keyboard_interrupt_leaves_a_usable_model(digits, monkeypatch):
+    from sklearn_ckn import _training
+
+    X, y = digits
+    original = _training.CKNTrainer.train_epoch
+    calls = {"n": 0}
+
+    def interrupted(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(_training.CKNTrainer, "train_epoch", interrupted)
+    with pytest.warns(UserWarning, match="interrupted"):
+        clf = _small(max_iter=5).fit(X, y)
+    assert clf.n_iter_ == 1
+    assert clf.predict(X).shape == (len(X),)
+    monkeypatch.setattr(_training.CKNTrainer, "train_epoch", original)
+    clf.partial_fit(X, y)  # resumes
+    assert clf.n_iter_ == 2
+
+
+def test_y_is_required_and_must_be_classes(digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        _small().fit(X, None)
+    with pytest.raises(ValueError, match="Unknown label type"):
+        _small().fit(X, y + 0.5)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        _small().fit(X, np.zeros(len(X)))
