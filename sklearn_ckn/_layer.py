@@ -97,6 +97,16 @@ def layer_shapes(input_spatial, n_channels, specs):
     return shapes
 
 
+def _times(a, b, xp):
+    """``a @ b`` on the last axis of ``a``, as one 2-D GEMM.
+
+    NumPy runs a stacked (n, ..., d) @ (d, p) product as many small GEMMs,
+    about 3x slower than the same product on the rows of a 2-D view.
+    """
+    flat = xp.reshape(a, (-1, a.shape[-1])) @ b
+    return xp.reshape(flat, (*a.shape[:-1], b.shape[-1]))
+
+
 def responses(h, spec, z, xp, cache=None):
     """nu * kappa(<z, x> / nu) at every position, shape (n, *conv_spatial, p).
 
@@ -107,7 +117,7 @@ def responses(h, spec, z, xp, cache=None):
     patches = extract_patches(padded, spec.patch_shape, xp)
     sq_norms = patch_squared_norms(padded, spec.patch_shape, xp)
     nu = xp.sqrt(xp.clip(sq_norms, PATCH_NORM_FLOOR, None))[..., None]
-    cosines = (patches @ xp.matrix_transpose(z)) / nu
+    cosines = _times(patches, xp.matrix_transpose(z), xp) / nu
     kappa = kernel_value(cosines, spec.kernel, spec.sigma, xp)
     if cache is not None:
         cache.update(
@@ -149,7 +159,7 @@ def layer_forward(h, spec, z, m, xp, pool_mats=None, cache=None):
     pooled = pool(a, spec.subsampling, xp, pool_mats)
     if cache is not None:
         cache["pooled"] = pooled
-    return pooled @ m
+    return _times(pooled, m, xp)
 
 
 def layer_backward(g_out, cache, spec, z, m, xp, pool_mats, input_grad=True):
@@ -179,7 +189,7 @@ def layer_backward(g_out, cache, spec, z, m, xp, pool_mats, input_grad=True):
     p = z.shape[0]
     pooled = cache["pooled"]
     g_m = xp.matrix_transpose(xp.reshape(pooled, (-1, p))) @ xp.reshape(g_out, (-1, p))
-    g_pooled = g_out @ xp.matrix_transpose(m)
+    g_pooled = _times(g_out, xp.matrix_transpose(m), xp)
     g_a = pool_adjoint(g_pooled, pool_mats, xp)
     cosines, kappa, nu = cache["cosines"], cache["kappa"], cache["nu"]
     d_kappa = kernel_derivative(cosines, spec.kernel, spec.sigma, xp)
@@ -197,7 +207,7 @@ def layer_backward(g_out, cache, spec, z, m, xp, pool_mats, input_grad=True):
         sq_norms > PATCH_NORM_FLOOR, g_nu / (2.0 * nu[..., 0]), xp.zeros_like(g_nu)
     )
     padded = cache["padded"]
-    g_padded = patches_adjoint(g_dot @ z, padded.shape, spec.patch_shape, xp)
+    g_padded = patches_adjoint(_times(g_dot, z, xp), padded.shape, spec.patch_shape, xp)
     g_padded = g_padded + patch_squared_norms_adjoint(
         g_sq, padded, spec.patch_shape, xp
     )
