@@ -309,7 +309,7 @@ image_shape, channel_axis, n_patches, filters :
         if not resume:
             trainer = self._new_trainer(setup, len(classes_), x_train.shape[0])
             trainer.init_head(
-                x_train, self._targets(train_index, len(classes_), trainer), rng
+                x_train, self._targets(train_index, len(classes_), trainer)
             )
             self.loss_curve_, self.n_iter_ = [], 0
             self.best_loss_ = None if self.early_stopping else np.inf

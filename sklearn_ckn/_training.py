@@ -18,6 +18,7 @@ from ._head import (
     loss_and_gradient,
     n_outputs,
 )
+from ._lbfgs import minimize_lbfgs
 from ._lintrans import lintrans
 from ._network import DeviceLayer, backward, forward_with_caches, transform_in_batches
 from ._optim import SGD, Adam, learning_rate_at
@@ -25,10 +26,8 @@ from ._pooling import pooling_matrices
 
 __all__ = ["CKNTrainer", "TrainingConfig"]
 
-#: the convex initial fit of the head: Adam on fixed features
-HEAD_INIT_EPOCHS = 100
-HEAD_INIT_LEARNING_RATE = 1e-2
-HEAD_INIT_TOL = 1e-5
+#: bound on the L-BFGS iterations of the head's initial (convex) fit
+HEAD_INIT_MAX_ITER = 300
 
 
 @dataclass(frozen=True)
@@ -117,40 +116,45 @@ class CKNTrainer:
             )
         return xp.concat(parts, axis=0) if len(parts) > 1 else parts[0]
 
+    def objective(self, x, targets):
+        """The training objective over all of ``x``: mean loss plus the penalty."""
+        xp = self.xp
+        value, _ = loss_and_gradient(
+            self.decision_function(x), targets, self.config.loss, xp
+        )
+        return value + 0.5 * self.config.alpha * float(xp.sum(self.coef * self.coef))
+
     # -------------------------------------------------------- initial head
 
-    def init_head(self, x, targets, rng):
+    def init_head(self, x, targets):
         """Standardize the initial features and fit the head on them.
 
-        The head's problem is convex on fixed features; it is solved by Adam
-        for at most ``HEAD_INIT_EPOCHS`` epochs over precomputed features,
-        stopping when an epoch improves the objective by less than
-        ``HEAD_INIT_TOL`` (relative), so its cost stays a small multiple of
-        one pass of GEMMs over the features.
+        On fixed features the head's problem is smooth and convex; it is
+        solved by full-batch L-BFGS on the precomputed standardized features,
+        with its iterations bounded (``HEAD_INIT_MAX_ITER``) so that its cost
+        stays a modest multiple of one feature pass.
         """
         xp = self.xp
         phi = self.features(x)
         self.mean, self.scale = feature_statistics(phi, xp)
         standardized = (phi - self.mean) / self.scale
-        head = [self.coef, self.intercept]
-        optimizer = Adam(head, [False, False], xp)
-        n, batch = standardized.shape[0], self.config.batch_size
-        previous = math.inf
-        for _ in range(HEAD_INIT_EPOCHS):
-            order = rng.permutation(n)
-            total = 0.0
-            for start in range(0, n, batch):
-                rows = _device_indices(order[start : start + batch], xp, self.dev)
-                s = xp.take(standardized, rows, axis=0)
-                t_batch = xp.take(targets, rows, axis=0)
-                value, grads, _ = self._head_objective(s, t_batch, *head)
-                head = optimizer.step(head, grads, HEAD_INIT_LEARNING_RATE)
-                total += value * s.shape[0]
-            total /= n
-            if previous - total < HEAD_INIT_TOL * max(abs(total), 1.0):
-                break
-            previous = total
-        self.coef, self.intercept = head
+        del phi
+        shape = self.coef.shape
+
+        def objective(flat):
+            coef = xp.reshape(flat[: shape[0] * shape[1]], shape)
+            intercept = flat[shape[0] * shape[1] :]
+            value, (g_coef, g_intercept), _ = self._head_objective(
+                standardized, targets, coef, intercept
+            )
+            return value, xp.concat([xp.reshape(g_coef, (-1,)), g_intercept])
+
+        start = xp.concat([xp.reshape(self.coef, (-1,)), self.intercept])
+        flat, self.head_init_iter = minimize_lbfgs(
+            objective, start, xp, max_iter=HEAD_INIT_MAX_ITER
+        )
+        self.coef = xp.reshape(flat[: shape[0] * shape[1]], shape)
+        self.intercept = flat[shape[0] * shape[1] :]
 
     def _head_objective(self, standardized, targets, coef, intercept):
         xp, alpha = self.xp, self.config.alpha

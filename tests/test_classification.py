@@ -32,10 +32,14 @@ def _quiet_fit(clf, X, y):
 def test_training_decreases_the_loss_and_keeps_filters_on_the_sphere(digits, loss):
     X, y = digits
     clf = _quiet_fit(_small(loss=loss, max_iter=10), X, y)
-    curve = clf.loss_curve_
-    assert len(curve) == clf.n_iter_ == 10
-    assert curve[-1] < 0.95 * curve[0]
-    assert sum(b < a for a, b in zip(curve, curve[1:])) >= 7  # mostly monotone
+    assert len(clf.loss_curve_) == clf.n_iter_ == 10
+    # the same start, barely moved: the objective at initialization
+    start = _quiet_fit(_small(loss=loss, max_iter=1, learning_rate_init=1e-12), X, y)
+    targets = clf._targets(np.searchsorted(clf.classes_, y), 10, clf._trainer)
+    maps = X.reshape(-1, 8, 8, 1)
+    initial = start._trainer.objective(maps, targets)
+    trained = clf._trainer.objective(maps, targets)
+    assert trained < 0.95 * initial
     for w in clf.filters_:
         norms = np.linalg.norm(w.reshape(len(w), -1), axis=1)
         np.testing.assert_allclose(norms, 1.0, atol=1e-6)
