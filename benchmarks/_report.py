@@ -18,12 +18,14 @@ def machine_description():
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+            cpu = next(
+                line.split(":", 1)[1].strip() for line in f if "model name" in line
+            )
     except (OSError, StopIteration):
         pass
     blas = [
-        f"{info.get('internal_api')} {info.get('version')} ({info.get('architecture')}, "
-        f"{info.get('num_threads')} threads)"
+        f"{info.get('internal_api')} {info.get('version')} "
+        f"({info.get('architecture')}, {info.get('num_threads')} threads)"
         for info in threadpool_info()
         if info.get("user_api") == "blas"
     ]

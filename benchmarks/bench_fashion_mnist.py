@@ -4,7 +4,7 @@ supervised CKNClassifier with the same network.
 Reads an .npz with X_train, y_train, X_test, y_test (uint8 images), e.g. the
 one built from Debian's ``dataset-fashion-mnist`` package.
 
-Run: ``python benchmarks/bench_fashion_mnist.py --data FILE [--append docs/benchmarks.md]``
+Run: ``python benchmarks/bench_fashion_mnist.py --data FILE [--append FILE.md]``
 """
 
 import argparse
@@ -27,7 +27,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help=".npz with the split")
     parser.add_argument("--append", help="Markdown file to append the table to")
-    parser.add_argument("--n-train", type=int, default=None, help="first N training images")
+    parser.add_argument(
+        "--n-train", type=int, default=None, help="first N training images"
+    )
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=128)
@@ -51,25 +53,36 @@ def main():
                 StandardScaler(),
                 LogisticRegression(C=0.01, max_iter=300),
             ).fit(X_train, y_train)
-        rows.append([
-            "CKNFeatureExtractor + StandardScaler + LogisticRegression(C=0.01)",
-            f"{unsupervised.score(X_test, y_test):.4f}", "-",
-            f"{time.perf_counter() - start:.0f}",
-        ])
+        rows.append(
+            [
+                "CKNFeatureExtractor + StandardScaler + LogisticRegression(C=0.01)",
+                f"{unsupervised.score(X_test, y_test):.4f}",
+                "-",
+                f"{time.perf_counter() - start:.0f}",
+            ]
+        )
 
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         supervised = CKNClassifier(
-            **NETWORK, loss=args.loss, learning_rate_init=args.learning_rate,
-            batch_size=args.batch_size, max_iter=args.epochs, n_iter_no_change=100,
-            random_state=args.seed, verbose=1,
+            **NETWORK,
+            loss=args.loss,
+            learning_rate_init=args.learning_rate,
+            batch_size=args.batch_size,
+            max_iter=args.epochs,
+            n_iter_no_change=100,
+            random_state=args.seed,
+            verbose=1,
         ).fit(X_train, y_train)
-    rows.append([
-        f"CKNClassifier (supervised, Adam, lr {args.learning_rate}, {args.loss})",
-        f"{supervised.score(X_test, y_test):.4f}", supervised.n_iter_,
-        f"{time.perf_counter() - start:.0f}",
-    ])
+    rows.append(
+        [
+            f"CKNClassifier (supervised, Adam, lr {args.learning_rate}, {args.loss})",
+            f"{supervised.score(X_test, y_test):.4f}",
+            supervised.n_iter_,
+            f"{time.perf_counter() - start:.0f}",
+        ]
+    )
     report(
         "Fashion-MNIST: unsupervised vs supervised CKN",
         ["model", "test accuracy", "epochs", "wall time (s)"],
