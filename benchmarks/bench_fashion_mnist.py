@@ -1,5 +1,10 @@
-"""Fashion-MNIST: unsupervised CKN features + logistic regression against the
-supervised CKNClassifier with the same network.
+"""Fashion-MNIST: the same CKN network without and with supervision.
+
+1. Unsupervised: filters by spherical k-means and a linear head fitted by
+   L-BFGS on the standardized features (a convex problem): this is the
+   CKNClassifier's starting point, obtained by one epoch at a negligible
+   step size.
+2. Supervised: the same model trained end to end (warm start).
 
 Reads an .npz with X_train, y_train, X_test, y_test (uint8 images), e.g. the
 one built from Debian's ``dataset-fashion-mnist`` package.
@@ -14,11 +19,8 @@ import warnings
 import numpy as np
 from _report import report
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
-from sklearn_ckn import CKNClassifier, CKNFeatureExtractor
+from sklearn_ckn import CKNClassifier
 
 NETWORK = dict(n_filters=(64, 256), patch_size=3, subsampling=(2, 6), sigma=0.6)
 
@@ -30,11 +32,14 @@ def main():
     parser.add_argument(
         "--n-train", type=int, default=None, help="first N training images"
     )
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--solver", default="adam")
+    parser.add_argument("--learning-rate", type=float, default=3e-4)
+    parser.add_argument("--schedule", default="constant")
+    parser.add_argument("--power-t", type=float, default=0.25)
+    parser.add_argument("--alpha", type=float, default=1e-4)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--loss", default="log_loss")
-    parser.add_argument("--skip-unsupervised", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     data = np.load(args.data)
@@ -42,55 +47,60 @@ def main():
     y_train = data["y_train"][: args.n_train]
     X_test = data["X_test"].astype(np.float32) / 255
     y_test = data["y_test"]
-    rows = []
 
-    if not args.skip_unsupervised:
-        start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            unsupervised = make_pipeline(
-                CKNFeatureExtractor(**NETWORK, random_state=args.seed),
-                StandardScaler(),
-                LogisticRegression(C=0.01, max_iter=300),
-            ).fit(X_train, y_train)
-        rows.append(
-            [
-                "CKNFeatureExtractor + StandardScaler + LogisticRegression(C=0.01)",
-                f"{unsupervised.score(X_test, y_test):.4f}",
-                "-",
-                f"{time.perf_counter() - start:.0f}",
-            ]
-        )
-
+    clf = CKNClassifier(
+        **NETWORK,
+        loss=args.loss,
+        alpha=args.alpha,
+        batch_size=args.batch_size,
+        max_iter=1,
+        learning_rate_init=1e-12,
+        random_state=args.seed,
+        verbose=1,
+    )
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        supervised = CKNClassifier(
-            **NETWORK,
-            loss=args.loss,
-            learning_rate_init=args.learning_rate,
-            batch_size=args.batch_size,
-            max_iter=args.epochs,
-            n_iter_no_change=100,
-            random_state=args.seed,
-            verbose=1,
-        ).fit(X_train, y_train)
+        clf.fit(X_train, y_train)
+    rows = [
+        [
+            "unsupervised filters + linear head (L-BFGS, standardized features)",
+            f"{clf.score(X_test, y_test):.4f}",
+            "-",
+            f"{time.perf_counter() - start:.0f}",
+        ]
+    ]
+    clf.set_params(
+        warm_start=True,
+        max_iter=args.epochs,
+        solver=args.solver,
+        learning_rate=args.schedule,
+        learning_rate_init=args.learning_rate,
+        power_t=args.power_t,
+        n_iter_no_change=100,
+    )
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X_train, y_train)
     rows.append(
         [
-            f"CKNClassifier (supervised, Adam, lr {args.learning_rate}, {args.loss})",
-            f"{supervised.score(X_test, y_test):.4f}",
-            supervised.n_iter_,
+            f"the same, trained end to end ({args.solver}, {args.schedule} lr "
+            f"{args.learning_rate}, batch {args.batch_size})",
+            f"{clf.score(X_test, y_test):.4f}",
+            args.epochs,
             f"{time.perf_counter() - start:.0f}",
         ]
     )
     report(
-        "Fashion-MNIST: unsupervised vs supervised CKN",
+        "Fashion-MNIST: the same CKN without and with supervision",
         ["model", "test accuracy", "epochs", "wall time (s)"],
         rows,
         notes=[
-            f"Network: {NETWORK}; {len(X_train)} training images scaled to [0, 1], "
-            f"float32; seed {args.seed}. Published (Xiao et al. 2017): RBF SVC "
-            "0.897; HOG + SVM 0.926.",
+            f"Network: {NETWORK}; loss {args.loss}, alpha {args.alpha}; "
+            f"{len(X_train)} training images scaled to [0, 1], float32; seed "
+            f"{args.seed}. Published (Xiao et al. 2017): RBF SVC 0.897; "
+            "HOG + SVM 0.926.",
         ],
         append_to=args.append,
     )

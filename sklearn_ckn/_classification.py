@@ -281,7 +281,16 @@ image_shape, channel_axis, n_patches, filters :
             )
         if resume:
             trainer, rng = self._trainer, self._rng
+            if self.loss != trainer.config.loss:
+                raise ValueError(
+                    f"loss={self.loss!r} differs from the loss the model was trained "
+                    f"with ({trainer.config.loss!r}); fit a new model to change it."
+                )
             maps = self._validate_images(X, reset=False)[0]
+            if not incremental:
+                # a warm-started fit takes the current settings and a fresh
+                # optimizer, as MLPClassifier does; partial_fit keeps both
+                trainer.reconfigure(self._training_config(maps.shape[0]))
             setup = _FitSetup(
                 maps,
                 self.image_shape_,
@@ -379,9 +388,9 @@ image_shape, channel_axis, n_patches, filters :
         # batch_size is the training mini-batch; inference sizes its own batches
         return None
 
-    def _new_trainer(self, setup, n_classes, n_samples):
+    def _training_config(self, n_samples):
         batch = min(200, n_samples) if self.batch_size == "auto" else self.batch_size
-        config = TrainingConfig(
+        return TrainingConfig(
             loss=self.loss,
             alpha=float(self.alpha),
             solver=self.solver,
@@ -392,6 +401,9 @@ image_shape, channel_axis, n_patches, filters :
             batch_size=int(batch),
             shuffle=bool(self.shuffle),
         )
+
+    def _new_trainer(self, setup, n_classes, n_samples):
+        config = self._training_config(n_samples)
         filters = [z for z, _ in self._initial_params(setup)]
         return CKNTrainer(
             setup.specs,

@@ -80,6 +80,12 @@ class CKNTrainer:
         self.optimizer = None
         self.learning_rate = config.learning_rate_init
 
+    def reconfigure(self, config):
+        """New optimization settings: a fresh optimizer and step size."""
+        self.config = config
+        self.optimizer = None
+        self.learning_rate = config.learning_rate_init
+
     # ----------------------------------------------------------- evaluation
 
     def lintrans(self):
