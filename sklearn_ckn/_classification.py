@@ -287,10 +287,6 @@ image_shape, channel_axis, n_patches, filters :
                     f"with ({trainer.config.loss!r}); fit a new model to change it."
                 )
             maps = self._validate_images(X, reset=False)[0]
-            if not incremental:
-                # a warm-started fit takes the current settings and a fresh
-                # optimizer, as MLPClassifier does; partial_fit keeps both
-                trainer.reconfigure(self._training_config(maps.shape[0]))
             setup = _FitSetup(
                 maps,
                 self.image_shape_,
@@ -315,6 +311,10 @@ image_shape, channel_axis, n_patches, filters :
         train_rows, val_rows = self._split(class_index, incremental, rng)
         x_train = maps if train_rows is None else _rows(maps, train_rows)
         train_index = class_index if train_rows is None else class_index[train_rows]
+        if resume and not incremental:
+            # a warm-started fit takes the current settings and a fresh
+            # optimizer, as MLPClassifier does; partial_fit keeps both
+            trainer.reconfigure(self._training_config(x_train.shape[0]))
         if not resume:
             trainer = self._new_trainer(setup, len(classes_), x_train.shape[0])
             trainer.init_head(
@@ -427,6 +427,11 @@ image_shape, channel_axis, n_patches, filters :
         """The epoch loop: stopping rules, best-weight tracking, interruption."""
         best_params = None
         no_improvement = 0
+        # a warm start may switch early stopping on or off
+        if validation is not None and self.validation_scores_ is None:
+            self.validation_scores_ = []
+        if validation is None and self.best_loss_ is None:
+            self.best_loss_ = np.inf
         try:
             for _ in range(n_epochs):
                 value = trainer.train_epoch(x_train, targets, rng)

@@ -176,3 +176,15 @@ def test_y_is_required_and_must_be_classes(digits):
         _small().fit(X, y + 0.5)
     with pytest.raises(ValueError, match="at least 2 classes"):
         _small().fit(X, np.zeros(len(X)))
+
+
+def test_warm_start_may_switch_early_stopping_and_settings(digits):
+    X, y = digits
+    clf = _quiet_fit(_small(max_iter=1, warm_start=True), X, y)
+    clf.set_params(early_stopping=True, max_iter=2, learning_rate_init=1e-4)
+    _quiet_fit(clf, X, y)
+    assert len(clf.validation_scores_) == 2 and clf.n_iter_ == 3
+    assert clf._trainer.learning_rate == 1e-4
+    clf.set_params(loss="log_loss")
+    with pytest.raises(ValueError, match="differs from the loss the model was trained"):
+        clf.fit(X, y)
