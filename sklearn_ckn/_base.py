@@ -270,6 +270,20 @@ class CKNBase(BaseEstimator):
             out_dev=out_dev,
         )
 
+    def _transform(self, X):
+        """The fitted network's features of X, in X's namespace and device."""
+        maps, xp, dev, dtype = self._inference_setup(X, "transform")
+        return self._features(
+            maps,
+            self._network_params(xp, dev, dtype),
+            xp,
+            dev,
+            dtype,
+            out_xp=array_namespace(maps),
+            out_dev=array_device(maps),
+            batch_size=self._inference_batch_size(),
+        )
+
     def _network_params(self, xp, dev, dtype):
         """The fitted (z, m) pairs in internal layout on the compute device."""
         return [

@@ -623,16 +623,7 @@ image_shape, channel_axis, n_patches, filters :
         ndarray of shape (n_samples, prod(output_shape_))
             The last map flattened filter-major, before standardization.
         """
-        maps, xp, dev, dtype = self._inference_setup(X, "transform")
-        return self._features(
-            maps,
-            self._network_params(xp, dev, dtype),
-            xp,
-            dev,
-            dtype,
-            out_xp=array_namespace(maps),
-            out_dev=array_device(maps),
-        )
+        return self._transform(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

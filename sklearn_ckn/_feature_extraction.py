@@ -2,7 +2,6 @@
 
 from sklearn.base import TransformerMixin, _fit_context
 
-from ._backend import array_device, array_namespace
 from ._base import CKNBase
 
 __all__ = ["CKNFeatureExtractor"]
@@ -161,17 +160,7 @@ class CKNFeatureExtractor(TransformerMixin, CKNBase):
             The last layer's map, flattened filter-major (see ``output_shape_``).
             float32 for float32 input, float64 otherwise.
         """
-        maps, xp, dev, dtype = self._inference_setup(X, "transform")
-        return self._features(
-            maps,
-            self._network_params(xp, dev, dtype),
-            xp,
-            dev,
-            dtype,
-            out_xp=array_namespace(maps),
-            out_dev=array_device(maps),
-            batch_size=self._inference_batch_size(),
-        )
+        return self._transform(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

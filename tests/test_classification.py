@@ -125,6 +125,19 @@ def test_early_stopping_keeps_the_best_weights(digits):
     assert len(clf.validation_scores_) == clf.n_iter_
     assert clf.best_validation_score_ == max(clf.validation_scores_)
     assert clf.best_loss_ is None
+    # the held-out rows, drawn as fit draws them: the kept model scores the best
+    from sklearn.model_selection import train_test_split
+    from sklearn.utils import check_random_state
+
+    seed = check_random_state(0).randint(np.iinfo(np.int32).max)
+    rng = np.random.default_rng(seed)
+    _, val = train_test_split(
+        np.arange(len(y)),
+        test_size=0.2,
+        stratify=y,
+        random_state=int(rng.integers(np.iinfo(np.int32).max)),
+    )
+    assert clf.score(X[val], y[val]) == pytest.approx(clf.best_validation_score_)
 
 
 def test_partial_fit_and_warm_start_resume(digits):
