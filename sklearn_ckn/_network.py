@@ -22,6 +22,7 @@ from ._pooling import pooling_matrices
 DEFAULT_BATCH_BYTES = 256 * 2**20
 
 __all__ = [
+    "DeviceLayer",
     "auto_batch_size",
     "backward",
     "device_layers",
@@ -43,6 +44,7 @@ class DeviceLayer:
 
 
 def device_layers(specs, params, shapes, xp, dev, dtype):
+    """Move (z, M) pairs to the compute device and build each layer's pooling."""
     layers = []
     for spec, (z, m), shape in zip(specs, params, shapes):
         layers.append(
