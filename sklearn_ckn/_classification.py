@@ -11,7 +11,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_consistent_length, column_or_1d
+from sklearn.utils.validation import (
+    assert_all_finite,
+    check_consistent_length,
+    column_or_1d,
+)
 
 from ._backend import (
     array_device,
@@ -635,7 +639,10 @@ def _labels(y):
     """Labels as a 1-D host NumPy array (from any namespace or array-like)."""
     if hasattr(y, "__array_namespace__") and not isinstance(y, np.ndarray):
         y = to_numpy(y)
-    return column_or_1d(y, warn=True)
+    y = column_or_1d(y, warn=True)
+    if y.dtype.kind in "fc":
+        assert_all_finite(y, input_name="y")
+    return y
 
 
 def _rows(x, rows):

@@ -201,3 +201,11 @@ def test_warm_start_may_switch_early_stopping_and_settings(digits):
     clf.set_params(loss="log_loss")
     with pytest.raises(ValueError, match="differs from the loss the model was trained"):
         clf.fit(X, y)
+
+
+def test_non_finite_labels_are_refused(digits):
+    X, y = digits
+    labels = y.astype(float)
+    labels[3] = np.nan
+    with pytest.raises(ValueError, match="Input y contains NaN"):
+        _small().fit(X, labels)
