@@ -25,8 +25,9 @@ from ._backend import (
     to_numpy,
 )
 from ._base import CKNBase, _FitSetup
-from ._head import LOSSES, decision, encode_targets, probabilities
-from ._training import CKNTrainer, TrainingConfig
+from ._head import LOSSES, encode_targets, probabilities
+from ._network import take_rows
+from ._training import CKNTrainer, TrainingConfig, head_scores
 
 __all__ = ["CKNClassifier"]
 
@@ -313,7 +314,7 @@ image_shape, channel_axis, n_patches, filters :
         classes_ = self._resolve_classes(y, classes, incremental, resume)
         class_index = np.searchsorted(classes_, y)
         train_rows, val_rows = self._split(class_index, incremental, rng)
-        x_train = maps if train_rows is None else _rows(maps, train_rows)
+        x_train = maps if train_rows is None else take_rows(maps, train_rows)
         train_index = class_index if train_rows is None else class_index[train_rows]
         if resume and not incremental:
             # a warm-started fit takes the current settings and a fresh
@@ -329,7 +330,9 @@ image_shape, channel_axis, n_patches, filters :
             self.validation_scores_ = [] if self.early_stopping else None
             self.best_validation_score_ = None
         validation = (
-            None if val_rows is None else (_rows(maps, val_rows), class_index[val_rows])
+            None
+            if val_rows is None
+            else (take_rows(maps, val_rows), class_index[val_rows])
         )
         self._run_epochs(
             trainer,
@@ -521,7 +524,7 @@ image_shape, channel_axis, n_patches, filters :
         xp = array_namespace(scores)
         return xp.reshape(scores, (-1,)) if scores.shape[1] == 1 else scores
 
-    def _decision(self, X, method, chunk=1024):
+    def _decision(self, X, method):
         maps, xp, dev, dtype = self._inference_setup(X, method)
         params = self._network_params(xp, dev, dtype)
         coef, intercept, mean, scale = (
@@ -533,19 +536,19 @@ image_shape, channel_axis, n_patches, filters :
                 self.feature_scale_,
             )
         )
-        parts = []
-        for start in range(0, maps.shape[0], chunk):
-            phi = self._features(
-                maps[start : min(start + chunk, maps.shape[0]), ...],
-                params,
-                xp,
-                dev,
-                dtype,
-                out_xp=xp,
-                out_dev=dev,
-            )
-            parts.append(decision((phi - mean) / scale, coef, intercept, xp))
-        scores = xp.concat(parts, axis=0) if len(parts) > 1 else parts[0]
+        scores = head_scores(
+            maps,
+            self._specs,
+            params,
+            self._shapes,
+            coef,
+            intercept,
+            mean,
+            scale,
+            xp=xp,
+            dev=dev,
+            dtype=dtype,
+        )
         return to_namespace(scores, array_namespace(maps), array_device(maps))
 
     def predict(self, X):
@@ -643,9 +646,3 @@ def _labels(y):
     if y.dtype.kind in "fc":
         assert_all_finite(y, input_name="y")
     return y
-
-
-def _rows(x, rows):
-    """Rows of ``x`` (any namespace) selected by host integer indices."""
-    xp = array_namespace(x)
-    return xp.take(x, xp.asarray(rows, device=array_device(x)), axis=0)

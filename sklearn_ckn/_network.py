@@ -29,6 +29,7 @@ __all__ = [
     "fit_layers_unsupervised",
     "forward",
     "forward_with_caches",
+    "take_rows",
     "transform_in_batches",
 ]
 
@@ -86,7 +87,7 @@ def _dtype_name(dtype):
     return "float32" if "float32" in str(dtype) else "float64"
 
 
-def _take_rows(x, indices):
+def take_rows(x, indices):
     """Rows ``indices`` (host integers) of ``x``, in ``x``'s own namespace."""
     xp = array_namespace(x)
     return xp.take(x, xp.asarray(indices, device=array_device(x)), axis=0)
@@ -156,7 +157,7 @@ def _sample_patches(
     chunks = []
     for start in range(0, images.shape[0], batch_size):
         stop = min(start + batch_size, images.shape[0])
-        batch = to_namespace(_take_rows(x, images[start:stop]), xp, dev, dtype)
+        batch = to_namespace(take_rows(x, images[start:stop]), xp, dev, dtype)
         h = forward(batch, below, xp)
         patches = extract_patches(pad_map(h, pads, xp), spec.patch_shape, xp)
         patches = xp.reshape(patches, (-1, patches.shape[-1]))

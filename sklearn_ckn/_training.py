@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._backend import array_device, array_namespace, to_namespace
+from ._backend import array_namespace, to_namespace
 from ._head import (
     decision,
     feature_statistics,
@@ -20,11 +20,17 @@ from ._head import (
 )
 from ._lbfgs import minimize_lbfgs
 from ._lintrans import lintrans
-from ._network import DeviceLayer, backward, forward_with_caches, transform_in_batches
+from ._network import (
+    DeviceLayer,
+    backward,
+    forward_with_caches,
+    take_rows,
+    transform_in_batches,
+)
 from ._optim import SGD, Adam, learning_rate_at
 from ._pooling import pooling_matrices
 
-__all__ = ["CKNTrainer", "TrainingConfig"]
+__all__ = ["CKNTrainer", "TrainingConfig", "head_scores"]
 
 #: bound on the L-BFGS iterations of the head's initial (convex) fit
 HEAD_INIT_MAX_ITER = 300
@@ -95,8 +101,8 @@ class CKNTrainer:
             for z, spec in zip(self.filters, self.specs)
         ]
 
-    def features(self, x, out_xp=None, out_dev=None):
-        """CKN features of ``x`` (any namespace), flattened filter-major."""
+    def features(self, x):
+        """CKN features of ``x`` (any namespace) on the device, filter-major."""
         xp = self.xp
         return transform_in_batches(
             x,
@@ -107,20 +113,25 @@ class CKNTrainer:
             dev=self.dev,
             dtype=self.dtype,
             batch_size=None,
-            out_xp=out_xp or xp,
-            out_dev=self.dev if out_dev is None else out_dev,
+            out_xp=xp,
+            out_dev=self.dev,
         )
 
-    def decision_function(self, x, chunk=1024):
-        """Head outputs for ``x``, computed ``chunk`` samples at a time."""
-        xp = self.xp
-        parts = []
-        for start in range(0, x.shape[0], chunk):
-            phi = self.features(x[start : min(start + chunk, x.shape[0]), ...])
-            parts.append(
-                decision((phi - self.mean) / self.scale, self.coef, self.intercept, xp)
-            )
-        return xp.concat(parts, axis=0) if len(parts) > 1 else parts[0]
+    def decision_function(self, x):
+        """Head outputs for ``x`` with the current parameters."""
+        return head_scores(
+            x,
+            self.specs,
+            list(zip(self.filters, self.lintrans())),
+            self.shapes,
+            self.coef,
+            self.intercept,
+            self.mean,
+            self.scale,
+            xp=self.xp,
+            dev=self.dev,
+            dtype=self.dtype,
+        )
 
     def objective(self, x, targets):
         """The training objective over all of ``x``: mean loss plus the penalty."""
@@ -231,17 +242,11 @@ class CKNTrainer:
             self.optimizer = self._make_optimizer()
         n = x.shape[0]
         order = rng.permutation(n) if config.shuffle else np.arange(n)
-        x_ns = array_namespace(x)
         total = 0.0
         for start in range(0, n, config.batch_size):
             rows = order[start : start + config.batch_size]
-            batch = to_namespace(
-                x_ns.take(x, _device_indices(rows, x_ns, array_device(x)), axis=0),
-                xp,
-                self.dev,
-                self.dtype,
-            )
-            t_batch = xp.take(targets, _device_indices(rows, xp, self.dev), axis=0)
+            batch = to_namespace(take_rows(x, rows), xp, self.dev, self.dtype)
+            t_batch = xp.take(targets, xp.asarray(rows, device=self.dev), axis=0)
             value, grads = self.objective_and_gradients(batch, t_batch)
             if not math.isfinite(value):
                 raise FloatingPointError("the training objective is not finite")
@@ -275,5 +280,45 @@ class CKNTrainer:
         self._set_parameters(list(params))
 
 
-def _device_indices(rows, xp, dev):
-    return xp.asarray(rows, device=dev)
+def head_scores(
+    x,
+    specs,
+    params,
+    shapes,
+    coef,
+    intercept,
+    mean,
+    scale,
+    *,
+    xp,
+    dev,
+    dtype,
+    chunk=1024,
+):
+    """Head outputs f = ((phi - mean) / scale) W^T + b for every sample of ``x``.
+
+    The features phi are computed ``chunk`` samples at a time so that the
+    full feature matrix is never held; ``params`` are the (z, M) pairs of the
+    layers, computed once by the caller.
+
+    Returns
+    -------
+    array of shape (n_samples, n_outputs)
+        In the compute namespace ``xp``, on ``dev``.
+    """
+    parts = []
+    for start in range(0, x.shape[0], chunk):
+        phi = transform_in_batches(
+            x[start : min(start + chunk, x.shape[0]), ...],
+            specs,
+            params,
+            shapes,
+            xp=xp,
+            dev=dev,
+            dtype=dtype,
+            batch_size=None,
+            out_xp=xp,
+            out_dev=dev,
+        )
+        parts.append(decision((phi - mean) / scale, coef, intercept, xp))
+    return xp.concat(parts, axis=0) if len(parts) > 1 else parts[0]
