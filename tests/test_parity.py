@@ -2,14 +2,12 @@
 
 Every stage (response map, pooled map, map M, layer output, final features) of
 every case is reproduced from the stored filters, in float64 and float32, by
-the compute core on NumPy and on array-api-strict, and through the public
-estimator with ``filters=``.
+the compute core on NumPy and on array-api-strict (and CuPy where a GPU
+answers), and through the public estimator with ``filters=``.
 """
 
-import array_api_strict
 import numpy as np
 import pytest
-from array_api_compat import numpy as compat_numpy
 
 from sklearn_ckn import CKNFeatureExtractor
 from sklearn_ckn._backend import to_numpy
@@ -18,10 +16,11 @@ from sklearn_ckn._lintrans import lintrans
 from sklearn_ckn._patches import filters_to_internal
 from sklearn_ckn._pooling import gaussian_taps, pool
 
+from ._namespaces import namespaces_under_test
 from ._oracle import CASES, channels_last, load_case, max_relative_error
 
 TOLERANCE = {"float64": 1e-10, "float32": 1e-5}
-NAMESPACES = {"numpy": compat_numpy, "array_api_strict": array_api_strict}
+NAMESPACES = namespaces_under_test()
 
 
 def _spec(layer_meta):
@@ -38,7 +37,7 @@ def _spec(layer_meta):
 
 
 def _to_host(a):
-    return np.from_dlpack(a) if not isinstance(a, np.ndarray) else a
+    return to_numpy(a)
 
 
 @pytest.mark.parametrize("namespace", NAMESPACES)
