@@ -4,12 +4,16 @@
    L-BFGS on the standardized features (a convex problem): this is the
    CKNClassifier's starting point, obtained by one epoch at a negligible
    step size.
-2. Supervised: the same model trained end to end (warm start).
+2. Supervised: the same model trained end to end (warm start), with the
+   test accuracy printed after every epoch (for information: nothing is
+   chosen on the test set).
 
 Reads an .npz with X_train, y_train, X_test, y_test (uint8 images), e.g. the
 one built from Debian's ``dataset-fashion-mnist`` package.
 
-Run: ``python benchmarks/bench_fashion_mnist.py --data FILE [--append FILE.md]``
+Run: ``python benchmarks/bench_fashion_mnist.py --data FILE [--device cuda]
+[--subsampling 2 2] [--append FILE.md]`` (``--help`` lists the training
+settings).
 """
 
 import argparse

@@ -36,10 +36,6 @@ def _spec(layer_meta):
     )
 
 
-def _to_host(a):
-    return to_numpy(a)
-
-
 @pytest.mark.parametrize("namespace", NAMESPACES)
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("case", CASES)
@@ -68,11 +64,11 @@ def test_every_stage_matches_the_original(case, dtype, namespace):
             "out": (h, channels_last(arrays[f"out{layer}"])),
         }
         for stage, (ours, expected) in stages.items():
-            ours = _to_host(ours)
+            ours = to_numpy(ours)
             assert str(ours.dtype) == dtype
             err = max_relative_error(ours, expected)
             assert err <= tol, f"{case} layer {layer} {stage}: {err:.2e} > {tol:.0e}"
-    err = max_relative_error(_to_host(h), channels_last(arrays["final"]))
+    err = max_relative_error(to_numpy(h), channels_last(arrays["final"]))
     assert err <= tol
 
 
