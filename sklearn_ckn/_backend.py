@@ -6,7 +6,12 @@ between the host and the device.
 """
 
 import numpy as np
-from array_api_compat import array_namespace, is_cupy_array, is_numpy_array
+from array_api_compat import (
+    array_namespace,
+    is_array_api_obj,
+    is_cupy_array,
+    is_numpy_array,
+)
 from array_api_compat import device as array_device
 
 __all__ = [
@@ -14,6 +19,7 @@ __all__ = [
     "array_namespace",
     "compute_namespace",
     "cupy_available",
+    "is_array_api_obj",
     "is_numpy_namespace",
     "max_float_dtype",
     "to_namespace",

@@ -21,6 +21,7 @@ from ._backend import (
     array_device,
     array_namespace,
     compute_namespace,
+    is_array_api_obj,
     to_namespace,
 )
 from ._images import (
@@ -302,7 +303,7 @@ class CKNBase(BaseEstimator):
         x_xp, f_xp = _input_namespace(X), array_namespace(fitted)
         same_ns = x_xp.__name__ == f_xp.__name__
         if same_ns and (
-            not hasattr(X, "__array_namespace__")
+            not is_array_api_obj(X)
             or array_device(X) == array_device(fitted)
         ):
             return

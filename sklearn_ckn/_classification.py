@@ -20,6 +20,7 @@ from sklearn.utils.validation import (
 from ._backend import (
     array_device,
     array_namespace,
+    is_array_api_obj,
     is_numpy_namespace,
     to_namespace,
     to_numpy,
@@ -640,7 +641,9 @@ image_shape, channel_axis, n_patches, filters :
 
 def _labels(y):
     """Labels as a 1-D host NumPy array (from any namespace or array-like)."""
-    if hasattr(y, "__array_namespace__") and not isinstance(y, np.ndarray):
+    # is_array_api_obj also recognizes arrays, such as PyTorch's tensors, that
+    # reach the array API only through array-api-compat
+    if is_array_api_obj(y) and not isinstance(y, np.ndarray):
         y = to_numpy(y)
     y = column_or_1d(y, warn=True)
     if y.dtype.kind in "fc":
