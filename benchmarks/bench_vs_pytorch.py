@@ -10,9 +10,11 @@ For each case (28x28x1 and 32x32x3 images, subsampling (2, 2) and (2, 6),
 2. times ``transform`` of a batch of 256 images, ours against the yardstick
    in its fastest sub-batch size (tried: 16 to 256 images), the two
    alternating so that they see the same machine;
-3. times one training step (forward, backward, Adam update with the filters
+3. times each stage of our forward pass (patches and filter products with
+   kappa, pooling, M; per layer), for the profile;
+4. times one training step (forward, backward, Adam update with the filters
    kept on the sphere) on a batch of 256;
-4. reports our forward pass's floating-point rate as a fraction of this
+5. reports our forward pass's floating-point rate as a fraction of this
    machine's float32 GEMM peak (numpy matmul of two 4096 x 4096 matrices).
 
 Rates are medians over ``--repeats`` alternating runs. Nothing here runs in
@@ -37,6 +39,9 @@ from threadpoolctl import threadpool_limits
 
 from sklearn_ckn import CKNClassifier, CKNFeatureExtractor
 from sklearn_ckn._backend import to_numpy
+from sklearn_ckn._layer import responses
+from sklearn_ckn._network import auto_batch_size
+from sklearn_ckn._pooling import pool, pooling_matrices
 
 NETWORK = dict(n_filters=(64, 256), patch_size=3, sigma=0.6, channel_axis=-1)
 CASES = [
@@ -162,6 +167,49 @@ def transform_row(image_shape, subsampling, dtype, rng, repeats, peak):
     return row
 
 
+def forward_breakdown(image_shape, subsampling, rng, repeats):
+    """Median time of each stage of our forward pass on a batch, float32.
+
+    The stages are timed one at a time on their real inputs, in the
+    sub-batches ``transform`` uses, scaled to the whole batch, next to
+    ``transform`` of the same batch.
+    """
+    images, extractor = fit_case(image_shape, subsampling, np.float32, rng)
+    maps, xp, dev, dtype = extractor._inference_setup(images, "transform")
+    params = extractor._network_params(xp, dev, dtype)
+    sub_batch = min(BATCH, auto_batch_size(extractor._shapes, extractor._specs, 4))
+    stages, h = [], maps[:sub_batch]
+    for index, (spec, shape, (z, m)) in enumerate(
+        zip(extractor._specs, extractor._shapes, params), start=1
+    ):
+        mats = pooling_matrices(shape.conv, spec.subsampling, xp, dtype, dev)
+        a = responses(h, spec, z, xp)
+        pooled = pool(a, spec.subsampling, xp, mats)
+        flat = xp.reshape(pooled, (-1, pooled.shape[-1]))
+        times = alternate(
+            [
+                lambda h=h, spec=spec, z=z: responses(h, spec, z, xp),
+                lambda a=a, spec=spec, mats=mats: pool(a, spec.subsampling, xp, mats),
+                lambda flat=flat, m=m: flat @ m,
+            ],
+            repeats,
+        )
+        names = ["patches, products with the filters, kappa", "pooling", "M"]
+        stages += [
+            (f"layer {index}: {name}", t * BATCH / sub_batch)
+            for name, t in zip(names, times)
+        ]
+        h = xp.reshape(flat @ m, pooled.shape)
+    (total,) = alternate([lambda: extractor.transform(images)], repeats)
+    label = (
+        f"{image_shape[0]}x{image_shape[1]}x{image_shape[2]}, {subsampling} "
+        f"(sub-batches of {sub_batch})"
+    )
+    rows = [[label, name, f"{t * 1e3:.1f}", f"{t / total:.0%}"] for name, t in stages]
+    rows.append([label, "transform (all of it)", f"{total * 1e3:.1f}", "100%"])
+    return rows
+
+
 def supervised_pair(images, y, subsampling, filters, torch_dtype):
     """Our trainer and the yardstick's at the same parameters, after the
     classifier's initialization (and one step) on ``images``."""
@@ -258,6 +306,12 @@ def main():
                 row = transform_row(shape, sub, dtype, rng, args.repeats, peak)
                 print(" | ".join(row), flush=True)
                 transform_rows.append(row)
+        breakdown_rows = [
+            row
+            for shape, sub in CASES
+            if sub == (2, 2)
+            for row in forward_breakdown(shape, sub, rng, args.repeats)
+        ]
         for shape, sub in CASES:
             row = training_row(shape, sub, rng, args.repeats)
             print(" | ".join(row), flush=True)
@@ -291,6 +345,18 @@ def main():
             f"Ratio = our rate / PyTorch's. GEMM peak: {peak / 1e9:.0f} GFLOP/s "
             "(float32 numpy matmul 4096 x 4096); the fraction counts the "
             "filter and M products of our forward pass only.",
+        ],
+        append_to=args.append,
+    )
+    report(
+        "Our forward pass, stage by stage (float32)",
+        ["images, subsampling", "stage", "ms per batch", "share of transform"],
+        breakdown_rows,
+        notes=[
+            common,
+            "Each stage timed alone on its real input, in transform's "
+            "sub-batches, and scaled to the batch; transform also validates, "
+            "converts and copies, so the shares need not add up to 100 %.",
         ],
         append_to=args.append,
     )
