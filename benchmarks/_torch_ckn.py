@@ -23,6 +23,7 @@ PATCH_NORM_FLOOR = 1e-6
 
 
 def gaussian_taps(s, dtype):
+    """The 2 s + 1 pooling taps exp(-t^2 / s^2), t = -s..s, summed to one."""
     t = torch.arange(-s, s + 1, dtype=torch.float64)
     g = torch.exp(-(t**2) / s**2)
     return (g / g.sum()).to(dtype)
@@ -86,6 +87,7 @@ class TorchCKN:
         self.dtype = dtype
 
     def lintrans(self):
+        """M of every layer for the current filters."""
         return [lintrans(w, sg, self.eps) for w, sg in zip(self.filters, self.sigmas)]
 
     def features(self, x, maps=None):

@@ -84,8 +84,8 @@ def alternate(functions, repeats):
 def gemm_peak(repeats):
     """float32 GEMM rate of this machine (flop/s): numpy matmul, 4096 x 4096."""
     a = np.random.default_rng(0).random((4096, 4096), dtype=np.float32)
-    (best,) = alternate([lambda: a @ a], repeats)
-    return 2 * 4096**3 / best
+    (median,) = alternate([lambda: a @ a], repeats)
+    return 2 * 4096**3 / median
 
 
 def forward_flops(extractor, subsampling, n_images):
@@ -119,9 +119,12 @@ def yardstick(extractor, subsampling, dtype):
 
 
 def fastest_chunk(net, x):
-    rates = {c: seconds(lambda c=c: net.transform(x, c)) for c in TORCH_CHUNKS}
-    rates = {c: min(rates[c], seconds(lambda c=c: net.transform(x, c))) for c in rates}
-    return min(rates, key=rates.get)
+    """The yardstick's fastest sub-batch size for ``x`` (best of two runs each)."""
+    times = {
+        c: min(seconds(lambda c=c: net.transform(x, c)) for _ in range(2))
+        for c in TORCH_CHUNKS
+    }
+    return min(times, key=times.get)
 
 
 def transform_row(image_shape, subsampling, dtype, rng, repeats, peak):
