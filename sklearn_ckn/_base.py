@@ -303,8 +303,7 @@ class CKNBase(BaseEstimator):
         x_xp, f_xp = _input_namespace(X), array_namespace(fitted)
         same_ns = x_xp.__name__ == f_xp.__name__
         if same_ns and (
-            not is_array_api_obj(X)
-            or array_device(X) == array_device(fitted)
+            not is_array_api_obj(X) or array_device(X) == array_device(fitted)
         ):
             return
         raise ValueError(

@@ -7,11 +7,13 @@ knows nothing of scikit-learn; the estimators call it.
 """
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
 
-from ._backend import array_device, array_namespace, to_namespace
+from ._backend import array_device, array_namespace, is_numpy_namespace, to_namespace
 from ._kmeans import TooFewDistinctPatchesError, spherical_kmeans
 from ._layer import LayerSpec, layer_backward, layer_forward
 from ._lintrans import lintrans, lintrans_vjp
@@ -20,6 +22,9 @@ from ._pooling import pooling_matrices
 
 #: memory allowed for one batch's intermediate arrays when batch_size is automatic
 DEFAULT_BATCH_BYTES = 256 * 2**20
+
+#: images per task when NumPy runs the forward pass of a batch on the CPU
+HOST_CHUNK = 16
 
 __all__ = [
     "DeviceLayer",
@@ -64,6 +69,69 @@ def forward(h, layers, xp):
     for layer in layers:
         h = layer_forward(h, layer.spec, layer.z, layer.m, xp, layer.pool_mats)
     return h
+
+
+def _blas_threads():
+    """Threads BLAS may use now (the user's threadpoolctl limits included)."""
+    return max(
+        (
+            info["num_threads"]
+            for info in threadpool_info()
+            if info["user_api"] == "blas"
+        ),
+        default=1,
+    )
+
+
+class _HostForward:
+    """The forward pass of NumPy batches in chunks of ``HOST_CHUNK`` images,
+    run by as many Python threads as BLAS had, with BLAS single-threaded.
+
+    Small chunks keep each layer's intermediates in cache, and NumPy releases
+    the GIL in BLAS and in its ufuncs, so the threads run in parallel: on two
+    cores this is about twice as fast as one BLAS call on a whole batch with
+    two BLAS threads (docs/benchmarks.md). Use as a context manager.
+    """
+
+    def __init__(self, layers, xp):
+        self.layers, self.xp = layers, xp
+        self.n_threads = _blas_threads()
+
+    def __enter__(self):
+        self._limits = threadpool_limits(1, user_api="blas")
+        self._pool = ThreadPoolExecutor(self.n_threads) if self.n_threads > 1 else None
+        return self
+
+    def __exit__(self, *exc):
+        if self._pool is not None:
+            self._pool.shutdown()
+        self._limits.restore_original_limits()
+
+    def __call__(self, batch):
+        chunks = [
+            batch[start : start + HOST_CHUNK, ...]
+            for start in range(0, batch.shape[0], HOST_CHUNK)
+        ]
+        run = lambda chunk: forward(chunk, self.layers, self.xp)  # noqa: E731
+        parts = list(self._pool.map(run, chunks) if self._pool else map(run, chunks))
+        return self.xp.concat(parts, axis=0) if len(parts) > 1 else parts[0]
+
+
+class _DeviceForward:
+    """The forward pass of a whole batch at once (GPU namespaces, array API
+    test namespaces)."""
+
+    def __init__(self, layers, xp):
+        self.layers, self.xp = layers, xp
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    def __call__(self, batch):
+        return forward(batch, self.layers, self.xp)
 
 
 def auto_batch_size(shapes, specs, itemsize, budget_bytes=DEFAULT_BATCH_BYTES):
@@ -125,12 +193,16 @@ def transform_in_batches(
     out = out_xp.empty((n, n_out), dtype=out_dtype, device=out_dev)
     nd = len(shapes[0].input)
     channel_first = (0, nd + 1, *range(1, nd + 1))
-    for start in range(0, n, batch_size):
-        stop = min(start + batch_size, n)
-        batch = to_namespace(x[start:stop, ...], xp, dev, dtype)
-        feats = forward(batch, layers, xp)
-        feats = xp.reshape(xp.permute_dims(feats, channel_first), (stop - start, n_out))
-        out[start:stop, :] = to_namespace(feats, out_xp, out_dev)
+    runner = _HostForward if is_numpy_namespace(xp) else _DeviceForward
+    with runner(layers, xp) as run_forward:
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            batch = to_namespace(x[start:stop, ...], xp, dev, dtype)
+            feats = run_forward(batch)
+            feats = xp.reshape(
+                xp.permute_dims(feats, channel_first), (stop - start, n_out)
+            )
+            out[start:stop, :] = to_namespace(feats, out_xp, out_dev)
     return out
 
 
