@@ -17,8 +17,9 @@ For each case (28x28x1 and 32x32x3 images, subsampling (2, 2) and (2, 6),
 5. reports our forward pass's floating-point rate as a fraction of this
    machine's float32 GEMM peak (numpy matmul of two 4096 x 4096 matrices).
 
-Rates are medians over ``--repeats`` alternating runs. Nothing here runs in
-CI. Needs PyTorch (CPU build: ``pip install torch==2.13.0``).
+Rates are medians over ``--repeats`` alternating runs, each after a pause
+of 0.3 s so that the other contender's spinning worker threads are idle.
+Nothing here runs in CI. Needs PyTorch (CPU build: ``pip install torch==2.13.0``).
 
 Run: ``python benchmarks/bench_vs_pytorch.py [--threads 2] [--repeats 7]
 [--append docs/benchmarks.md]``.
@@ -40,7 +41,7 @@ from threadpoolctl import threadpool_limits
 from sklearn_ckn import CKNClassifier, CKNFeatureExtractor
 from sklearn_ckn._backend import to_numpy
 from sklearn_ckn._layer import responses
-from sklearn_ckn._network import auto_batch_size
+from sklearn_ckn._network import HOST_CHUNK
 from sklearn_ckn._pooling import pool, pooling_matrices
 
 NETWORK = dict(n_filters=(64, 256), patch_size=3, sigma=0.6, channel_axis=-1)
@@ -70,6 +71,11 @@ def seconds(fn):
     return time.perf_counter() - start
 
 
+#: pause before each timed run: OpenBLAS and OpenMP worker threads keep
+#: spinning for a while after a call, which would slow the next contender
+SETTLE_SECONDS = 0.3
+
+
 def alternate(functions, repeats):
     """Median seconds of each function, the functions run in turn ``repeats`` times."""
     for fn in functions:
@@ -77,6 +83,7 @@ def alternate(functions, repeats):
     times = [[] for _ in functions]
     for _ in range(repeats):
         for fn, record in zip(functions, times):
+            time.sleep(SETTLE_SECONDS)
             record.append(seconds(fn))
     return [statistics.median(t) for t in times]
 
@@ -170,44 +177,43 @@ def transform_row(image_shape, subsampling, dtype, rng, repeats, peak):
     return row
 
 
-def forward_breakdown(image_shape, subsampling, rng, repeats):
-    """Median time of each stage of our forward pass on a batch, float32.
+def forward_breakdown(image_shape, subsampling, rng, repeats, n_threads):
+    """Median time of each stage of our forward pass, float32, as transform runs it.
 
-    The stages are timed one at a time on their real inputs, in the
-    sub-batches ``transform`` uses, scaled to the whole batch, next to
-    ``transform`` of the same batch.
+    transform runs chunks of ``HOST_CHUNK`` images on ``n_threads`` threads
+    with single-threaded BLAS; each stage is timed on one chunk, on one
+    thread, then scaled to the batch and divided by the threads.
     """
     images, extractor = fit_case(image_shape, subsampling, np.float32, rng)
     maps, xp, dev, dtype = extractor._inference_setup(images, "transform")
     params = extractor._network_params(xp, dev, dtype)
-    sub_batch = min(BATCH, auto_batch_size(extractor._shapes, extractor._specs, 4))
-    stages, h = [], maps[:sub_batch]
-    for index, (spec, shape, (z, m)) in enumerate(
-        zip(extractor._specs, extractor._shapes, params), start=1
-    ):
-        mats = pooling_matrices(shape.conv, spec.subsampling, xp, dtype, dev)
-        a = responses(h, spec, z, xp)
-        pooled = pool(a, spec.subsampling, xp, mats)
-        flat = xp.reshape(pooled, (-1, pooled.shape[-1]))
-        times = alternate(
-            [
-                lambda h=h, spec=spec, z=z: responses(h, spec, z, xp),
-                lambda a=a, spec=spec, mats=mats: pool(a, spec.subsampling, xp, mats),
-                lambda flat=flat, m=m: flat @ m,
-            ],
-            repeats,
-        )
-        names = ["patches, products with the filters, kappa", "pooling", "M"]
-        stages += [
-            (f"layer {index}: {name}", t * BATCH / sub_batch)
-            for name, t in zip(names, times)
-        ]
-        h = xp.reshape(flat @ m, pooled.shape)
+    scale = BATCH / HOST_CHUNK / n_threads
+    stages, h = [], maps[:HOST_CHUNK]
+    with threadpool_limits(1, user_api="blas"):
+        for index, (spec, shape, (z, m)) in enumerate(
+            zip(extractor._specs, extractor._shapes, params), start=1
+        ):
+            mats = pooling_matrices(shape.conv, spec.subsampling, xp, dtype, dev)
+            a = responses(h, spec, z, xp)
+            pooled = pool(a, spec.subsampling, xp, mats)
+            flat = xp.reshape(pooled, (-1, pooled.shape[-1]))
+            times = alternate(
+                [
+                    lambda h=h, spec=spec, z=z: responses(h, spec, z, xp),
+                    lambda a=a, spec=spec, mats=mats: pool(
+                        a, spec.subsampling, xp, mats
+                    ),
+                    lambda flat=flat, m=m: flat @ m,
+                ],
+                repeats,
+            )
+            names = ["patches, products with the filters, kappa", "pooling", "M"]
+            stages += [
+                (f"layer {index}: {name}", t * scale) for name, t in zip(names, times)
+            ]
+            h = xp.reshape(flat @ m, pooled.shape)
     (total,) = alternate([lambda: extractor.transform(images)], repeats)
-    label = (
-        f"{image_shape[0]}x{image_shape[1]}x{image_shape[2]}, {subsampling} "
-        f"(sub-batches of {sub_batch})"
-    )
+    label = f"{image_shape[0]}x{image_shape[1]}x{image_shape[2]}, {subsampling}"
     rows = [[label, name, f"{t * 1e3:.1f}", f"{t / total:.0%}"] for name, t in stages]
     rows.append([label, "transform (all of it)", f"{total * 1e3:.1f}", "100%"])
     return rows
@@ -313,7 +319,7 @@ def main():
             row
             for shape, sub in CASES
             if sub == (2, 2)
-            for row in forward_breakdown(shape, sub, rng, args.repeats)
+            for row in forward_breakdown(shape, sub, rng, args.repeats, args.threads)
         ]
         for shape, sub in CASES:
             row = training_row(shape, sub, rng, args.repeats)
@@ -321,8 +327,8 @@ def main():
             training_rows.append(row)
     common = (
         f"{args.threads} threads (BLAS and torch), PyTorch {torch.__version__}; "
-        f"batch {BATCH}; medians of {args.repeats} alternating runs; random "
-        "images in [0, 1]; network (64, 256) filters, 3x3, sigma 0.6."
+        f"batch {BATCH}; medians of {args.repeats} alternating runs, 0.3 s "
+        "apart; random images in [0, 1]; network (64, 256) filters, 3x3, sigma 0.6."
     )
     report(
         "Feature extraction: sklearn-ckn against the PyTorch yardstick",
@@ -357,9 +363,11 @@ def main():
         breakdown_rows,
         notes=[
             common,
-            "Each stage timed alone on its real input, in transform's "
-            "sub-batches, and scaled to the batch; transform also validates, "
-            "converts and copies, so the shares need not add up to 100 %.",
+            f"Each stage timed alone on its real input, one chunk of {HOST_CHUNK} "
+            "images on one thread (BLAS single-threaded, as transform runs it), "
+            f"scaled to the batch and divided by the {args.threads} threads; "
+            "transform also validates, converts and copies, and its threads "
+            "share memory bandwidth, so the shares need not add up to 100 %.",
         ],
         append_to=args.append,
     )
