@@ -8,6 +8,7 @@ knows nothing of scikit-learn; the estimators call it.
 
 import math
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,8 +90,8 @@ class _HostForward:
 
     Small chunks keep each layer's intermediates in cache, and NumPy releases
     the GIL in BLAS and in its ufuncs, so the threads run in parallel: on two
-    cores this is about twice as fast as one BLAS call on a whole batch with
-    two BLAS threads (docs/benchmarks.md). Use as a context manager.
+    cores transform is about 1.5 to 2 times as fast as with one call per
+    batch and two BLAS threads (docs/benchmarks.md). Use as a context manager.
     """
 
     def __init__(self, layers, xp):
@@ -115,23 +116,6 @@ class _HostForward:
         run = lambda chunk: forward(chunk, self.layers, self.xp)  # noqa: E731
         parts = list(self._pool.map(run, chunks) if self._pool else map(run, chunks))
         return self.xp.concat(parts, axis=0) if len(parts) > 1 else parts[0]
-
-
-class _DeviceForward:
-    """The forward pass of a whole batch at once (GPU namespaces, array API
-    test namespaces)."""
-
-    def __init__(self, layers, xp):
-        self.layers, self.xp = layers, xp
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        pass
-
-    def __call__(self, batch):
-        return forward(batch, self.layers, self.xp)
 
 
 def auto_batch_size(shapes, specs, itemsize, budget_bytes=DEFAULT_BATCH_BYTES):
@@ -193,8 +177,11 @@ def transform_in_batches(
     out = out_xp.empty((n, n_out), dtype=out_dtype, device=out_dev)
     nd = len(shapes[0].input)
     channel_first = (0, nd + 1, *range(1, nd + 1))
-    runner = _HostForward if is_numpy_namespace(xp) else _DeviceForward
-    with runner(layers, xp) as run_forward:
+    if is_numpy_namespace(xp):
+        runner = _HostForward(layers, xp)
+    else:  # a GPU (or array API test) namespace: one call per batch
+        runner = nullcontext(lambda batch: forward(batch, layers, xp))
+    with runner as run_forward:
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             batch = to_namespace(x[start:stop, ...], xp, dev, dtype)
