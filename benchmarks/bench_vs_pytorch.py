@@ -55,7 +55,7 @@ BATCH = 256
 TORCH_CHUNKS = (16, 32, 64, 128, 256)
 
 
-def relative_error(ours, reference):
+def frobenius_relative_error(ours, reference):
     """||ours - reference|| / ||reference|| (Frobenius norms)."""
     ours, reference = np.asarray(ours), np.asarray(reference)
     return float(np.linalg.norm(ours - reference) / np.linalg.norm(reference))
@@ -139,7 +139,8 @@ def transform_row(image_shape, subsampling, dtype, rng, repeats, peak):
     torch_dtype = torch.float32 if dtype == np.float32 else torch.float64
     net = yardstick(extractor, subsampling, torch_dtype)
     x = nchw(images)
-    err = relative_error(extractor.transform(images), net.transform(x, BATCH))
+    ours, theirs = extractor.transform(images), net.transform(x, BATCH)
+    err = frobenius_relative_error(ours, theirs)
     if dtype == np.float64:
         assert err <= 1e-10, f"yardstick differs from ours: {err:.1e}"
     else:
@@ -150,8 +151,8 @@ def transform_row(image_shape, subsampling, dtype, rng, repeats, peak):
             nchw(exact_images), BATCH
         )
         rounding = max(
-            relative_error(extractor.transform(images), exact),
-            relative_error(net.transform(x, BATCH), exact),
+            frobenius_relative_error(ours, exact),
+            frobenius_relative_error(theirs, exact),
         )
         assert err <= 2 * rounding, f"yardstick differs: {err:.1e}, {rounding:.1e}"
         err = f"{err:.1e} (rounding {rounding:.1e})"
@@ -256,7 +257,7 @@ def gradient_difference(trainer, maps, targets, torch_trainer, x, labels):
     for g, tg in zip(grads, t_grads):
         if tg.ndim == 4:  # (p, C, k, k) -> internal (p, k * k * C) order
             tg = tg.permute(0, 2, 3, 1).reshape(tg.shape[0], -1)
-        errors.append(relative_error(to_numpy(g), tg.detach().numpy()))
+        errors.append(frobenius_relative_error(to_numpy(g), tg.detach().numpy()))
     return max(errors)
 
 
