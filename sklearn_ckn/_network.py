@@ -8,7 +8,6 @@ knows nothing of scikit-learn; the estimators call it.
 
 import math
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,10 +27,13 @@ DEFAULT_BATCH_BYTES = 256 * 2**20
 HOST_CHUNK = 16
 
 __all__ = [
+    "ChunkRunner",
     "DeviceLayer",
     "auto_batch_size",
     "backward",
+    "backward_parts",
     "device_layers",
+    "filter_gradients",
     "fit_layers_unsupervised",
     "forward",
     "forward_with_caches",
@@ -84,38 +86,42 @@ def _blas_threads():
     )
 
 
-class _HostForward:
-    """The forward pass of NumPy batches in chunks of ``HOST_CHUNK`` images,
-    run by as many Python threads as BLAS had, with BLAS single-threaded.
+class ChunkRunner:
+    """Maps a function over chunks of a batch, in parallel on the host.
 
-    Small chunks keep each layer's intermediates in cache, and NumPy releases
-    the GIL in BLAS and in its ufuncs, so the threads run in parallel: on two
-    cores transform is about 1.5 to 2 times as fast as with one call per
-    batch and two BLAS threads (docs/benchmarks.md). Use as a context manager.
+    On NumPy the batch is cut into chunks of ``HOST_CHUNK`` samples, run by as
+    many Python threads as BLAS had, with BLAS single-threaded: small chunks
+    keep each layer's intermediates in cache, and NumPy releases the GIL in
+    BLAS and in its ufuncs, so the threads run in parallel (on two cores
+    transform is about 1.5 to 2 times as fast as with one call per batch and
+    two BLAS threads, docs/benchmarks.md). Other namespaces (a GPU, the array
+    API test namespace) get the whole batch in one call. Use as a context
+    manager; results come back in chunk order, so sums over them do not
+    depend on thread timing.
     """
 
-    def __init__(self, layers, xp):
-        self.layers, self.xp = layers, xp
-        self.n_threads = _blas_threads()
+    def __init__(self, xp):
+        self.threaded = is_numpy_namespace(xp)
+        self.n_threads = _blas_threads() if self.threaded else 1
 
     def __enter__(self):
-        self._limits = threadpool_limits(1, user_api="blas")
+        self._limits = threadpool_limits(1, user_api="blas") if self.threaded else None
         self._pool = ThreadPoolExecutor(self.n_threads) if self.n_threads > 1 else None
         return self
 
     def __exit__(self, *exc):
         if self._pool is not None:
             self._pool.shutdown()
-        self._limits.restore_original_limits()
+        if self._limits is not None:
+            self._limits.restore_original_limits()
 
-    def __call__(self, batch):
-        chunks = [
-            batch[start : start + HOST_CHUNK, ...]
-            for start in range(0, batch.shape[0], HOST_CHUNK)
-        ]
-        run = lambda chunk: forward(chunk, self.layers, self.xp)  # noqa: E731
-        parts = list(self._pool.map(run, chunks) if self._pool else map(run, chunks))
-        return self.xp.concat(parts, axis=0) if len(parts) > 1 else parts[0]
+    def map(self, function, n_samples):
+        """``[function(rows) for rows in chunks]``, ``rows`` a slice of the batch."""
+        step = HOST_CHUNK if self.threaded else max(n_samples, 1)
+        chunks = [slice(start, start + step) for start in range(0, n_samples, step)]
+        if self._pool is None:
+            return [function(rows) for rows in chunks]
+        return list(self._pool.map(function, chunks))
 
 
 def auto_batch_size(shapes, specs, itemsize, budget_bytes=DEFAULT_BATCH_BYTES):
@@ -177,15 +183,15 @@ def transform_in_batches(
     out = out_xp.empty((n, n_out), dtype=out_dtype, device=out_dev)
     nd = len(shapes[0].input)
     channel_first = (0, nd + 1, *range(1, nd + 1))
-    if is_numpy_namespace(xp):
-        runner = _HostForward(layers, xp)
-    else:  # a GPU (or array API test) namespace: one call per batch
-        runner = nullcontext(lambda batch: forward(batch, layers, xp))
-    with runner as run_forward:
+    with ChunkRunner(xp) as runner:
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             batch = to_namespace(x[start:stop, ...], xp, dev, dtype)
-            feats = run_forward(batch)
+            parts = runner.map(
+                lambda rows: forward(batch[rows, ...], layers, xp),  # noqa: B023
+                stop - start,
+            )
+            feats = xp.concat(parts, axis=0) if len(parts) > 1 else parts[0]
             feats = xp.reshape(
                 xp.permute_dims(feats, channel_first), (stop - start, n_out)
             )
@@ -301,25 +307,27 @@ def forward_with_caches(h, layers, xp):
     return h, caches
 
 
-def backward(g_out, layers, caches, xp, input_grad=False):
-    """Gradients of the filters of every layer, given the gradient of the last map.
+def backward_parts(g_out, layers, caches, xp, input_grad=False):
+    """Gradients of every layer's filters through its responses, and of its M.
 
-    Each layer's M depends on its filters, so the gradient reaching M is
-    carried back to the filters (:func:`sklearn_ckn._lintrans.lintrans_vjp`)
-    and added to the gradient through the responses.
+    Both are sums over the samples, so the parts of several chunks of a batch
+    add up to those of the whole batch; :func:`filter_gradients` then carries
+    each M's gradient back to its filters once.
 
     Returns
     -------
-    g_filters : list of arrays of shape (p, d)
-        Euclidean gradients, one per layer (no projection on the sphere).
+    g_z : list of arrays of shape (p, d)
+        Gradient with respect to the filters through the responses only.
+    g_m : list of arrays of shape (p, p)
+        Gradient with respect to each layer's M.
     g_in : array or None
         Gradient with respect to the input maps when ``input_grad``.
     """
-    g_filters = [None] * len(layers)
+    g_z, g_m = [None] * len(layers), [None] * len(layers)
     g = g_out
     for index in range(len(layers) - 1, -1, -1):
         layer = layers[index]
-        g, g_z, g_m = layer_backward(
+        g, g_z[index], g_m[index] = layer_backward(
             g,
             caches[index],
             layer.spec,
@@ -329,8 +337,33 @@ def backward(g_out, layers, caches, xp, input_grad=False):
             layer.pool_mats,
             input_grad=input_grad or index > 0,
         )
-        spec = layer.spec
-        g_filters[index] = g_z + lintrans_vjp(
-            layer.z, g_m, spec.kernel, spec.sigma, spec.eps, xp
+    return g_z, g_m, g
+
+
+def filter_gradients(layers, g_z, g_m, xp):
+    """Euclidean filter gradients: the response path plus the path through M.
+
+    Each layer's M depends on its filters; the gradient reaching M is carried
+    back to them by :func:`sklearn_ckn._lintrans.lintrans_vjp`.
+    """
+    return [
+        gz
+        + lintrans_vjp(
+            layer.z, gm, layer.spec.kernel, layer.spec.sigma, layer.spec.eps, xp
         )
-    return g_filters, g
+        for layer, gz, gm in zip(layers, g_z, g_m)
+    ]
+
+
+def backward(g_out, layers, caches, xp, input_grad=False):
+    """Gradients of the filters of every layer, given the gradient of the last map.
+
+    Returns
+    -------
+    g_filters : list of arrays of shape (p, d)
+        Euclidean gradients, one per layer (no projection on the sphere).
+    g_in : array or None
+        Gradient with respect to the input maps when ``input_grad``.
+    """
+    g_z, g_m, g_in = backward_parts(g_out, layers, caches, xp, input_grad)
+    return filter_gradients(layers, g_z, g_m, xp), g_in

@@ -21,8 +21,10 @@ from ._head import (
 from ._lbfgs import minimize_lbfgs
 from ._lintrans import lintrans
 from ._network import (
+    ChunkRunner,
     DeviceLayer,
-    backward,
+    backward_parts,
+    filter_gradients,
     forward_with_caches,
     take_rows,
     transform_in_batches,
@@ -174,17 +176,36 @@ class CKNTrainer:
         self.intercept = flat[shape[0] * shape[1] :]
 
     def _head_objective(self, standardized, targets, coef, intercept):
-        xp, alpha = self.xp, self.config.alpha
+        alpha = self.config.alpha
+        value, g_coef, g_intercept, g_f = self._head_terms(
+            standardized, targets, coef, intercept, 1.0
+        )
+        value += 0.5 * alpha * float(self.xp.sum(coef * coef))
+        return value, [g_coef + alpha * coef, g_intercept], g_f
+
+    def _head_terms(self, standardized, targets, coef, intercept, weight):
+        """``weight`` times the mean loss over these rows, and its gradients.
+
+        With ``weight`` the rows' share of a batch, the terms of the chunks of
+        a batch add up to the batch's mean loss and its gradients.
+        """
+        xp = self.xp
         f = decision(standardized, coef, intercept, xp)
         value, g_f = loss_and_gradient(f, targets, self.config.loss, xp)
-        value += 0.5 * alpha * float(xp.sum(coef * coef))
-        g_coef = xp.matrix_transpose(g_f) @ standardized + alpha * coef
-        return value, [g_coef, xp.sum(g_f, axis=0)], g_f
+        g_f = weight * g_f
+        g_coef = xp.matrix_transpose(g_f) @ standardized
+        return weight * value, g_coef, xp.sum(g_f, axis=0), g_f
 
     # ------------------------------------------------------------- training
 
-    def objective_and_gradients(self, x_batch, targets):
+    def objective_and_gradients(self, x_batch, targets, runner=None):
         """Objective on one batch and its gradient for every parameter.
+
+        The batch is processed in chunks by ``runner`` (a
+        :class:`~sklearn_ckn._network.ChunkRunner`, made for this call when
+        None): each chunk's forward and backward passes give its share of the
+        loss and of every gradient, summed in chunk order; the path through
+        each layer's M is then taken once for the whole batch.
 
         Returns
         -------
@@ -201,20 +222,41 @@ class CKNTrainer:
                 self.specs, self.filters, self.lintrans(), self.pool_mats
             )
         ]
-        out, caches = forward_with_caches(x_batch, layers, xp)
-        n, nd = out.shape[0], out.ndim - 2
-        channel_first = (0, nd + 1, *range(1, nd + 1))
-        phi = xp.reshape(xp.permute_dims(out, channel_first), (n, -1))
-        standardized = (phi - self.mean) / self.scale
-        value, (g_coef, g_intercept), g_f = self._head_objective(
-            standardized, targets, self.coef, self.intercept
+        n = x_batch.shape[0]
+
+        def chunk_terms(rows):
+            x = x_batch[rows, ...]
+            out, caches = forward_with_caches(x, layers, xp)
+            m, nd = out.shape[0], out.ndim - 2
+            channel_first = (0, nd + 1, *range(1, nd + 1))
+            phi = xp.reshape(xp.permute_dims(out, channel_first), (m, -1))
+            standardized = (phi - self.mean) / self.scale
+            value, g_coef, g_intercept, g_f = self._head_terms(
+                standardized, targets[rows, ...], self.coef, self.intercept, m / n
+            )
+            g_phi = (g_f @ self.coef) / self.scale
+            g_out = xp.reshape(g_phi, (m, out.shape[-1], *out.shape[1:-1]))
+            g_out = xp.permute_dims(g_out, (0, *range(2, nd + 2), 1))
+            g_z, g_m, _ = backward_parts(g_out, layers, caches, xp)
+            return value, [*g_z, *g_m, g_coef, g_intercept]
+
+        if runner is None:
+            with ChunkRunner(xp) as runner:
+                parts = runner.map(chunk_terms, n)
+        else:
+            parts = runner.map(chunk_terms, n)
+        value = math.fsum(part[0] for part in parts)
+        sums = list(parts[0][1])
+        for _, terms in parts[1:]:
+            sums = [total + term for total, term in zip(sums, terms)]
+        n_layers = len(layers)
+        g_filters = filter_gradients(
+            layers, sums[:n_layers], sums[n_layers : 2 * n_layers], xp
         )
-        g_phi = (g_f @ self.coef) / self.scale
-        spatial = out.shape[1:-1]
-        g_out = xp.reshape(g_phi, (n, out.shape[-1], *spatial))
-        g_out = xp.permute_dims(g_out, (0, *range(2, nd + 2), 1))
-        g_filters, _ = backward(g_out, layers, caches, xp)
-        return value, [*g_filters, g_coef, g_intercept]
+        g_coef, g_intercept = sums[2 * n_layers :]
+        alpha = self.config.alpha
+        value += 0.5 * alpha * float(xp.sum(self.coef * self.coef))
+        return value, [*g_filters, g_coef + alpha * self.coef, g_intercept]
 
     def parameters(self):
         return [*self.filters, self.coef, self.intercept]
@@ -243,21 +285,22 @@ class CKNTrainer:
         n = x.shape[0]
         order = rng.permutation(n) if config.shuffle else np.arange(n)
         total = 0.0
-        for start in range(0, n, config.batch_size):
-            rows = order[start : start + config.batch_size]
-            batch = to_namespace(take_rows(x, rows), xp, self.dev, self.dtype)
-            t_batch = xp.take(targets, xp.asarray(rows, device=self.dev), axis=0)
-            value, grads = self.objective_and_gradients(batch, t_batch)
-            if not math.isfinite(value):
-                raise FloatingPointError("the training objective is not finite")
-            lr = learning_rate_at(
-                config.learning_rate,
-                self.learning_rate,
-                self.optimizer.t + 1,
-                config.power_t,
-            )
-            self._set_parameters(self.optimizer.step(self.parameters(), grads, lr))
-            total += value * rows.shape[0]
+        with ChunkRunner(xp) as runner:
+            for start in range(0, n, config.batch_size):
+                rows = order[start : start + config.batch_size]
+                batch = to_namespace(take_rows(x, rows), xp, self.dev, self.dtype)
+                t_batch = xp.take(targets, xp.asarray(rows, device=self.dev), axis=0)
+                value, grads = self.objective_and_gradients(batch, t_batch, runner)
+                if not math.isfinite(value):
+                    raise FloatingPointError("the training objective is not finite")
+                lr = learning_rate_at(
+                    config.learning_rate,
+                    self.learning_rate,
+                    self.optimizer.t + 1,
+                    config.power_t,
+                )
+                self._set_parameters(self.optimizer.step(self.parameters(), grads, lr))
+                total += value * rows.shape[0]
         return total / n
 
     def __getstate__(self):

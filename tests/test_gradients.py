@@ -238,23 +238,34 @@ def test_backward_runs_on_array_api_strict():
     )
 
 
-@pytest.mark.parametrize("loss", ["squared_hinge", "log_loss"])
-@pytest.mark.parametrize("n_classes", [2, 3])
-def test_training_objective_gradient(loss, n_classes):
+@pytest.mark.parametrize(
+    "loss, n_classes, n_samples",
+    [
+        ("squared_hinge", 2, 6),
+        ("squared_hinge", 3, 6),
+        ("log_loss", 2, 6),
+        ("log_loss", 3, 6),
+        # more than one chunk of HOST_CHUNK samples, the last one shorter
+        ("log_loss", 3, 37),
+    ],
+)
+def test_training_objective_gradient(loss, n_classes, n_samples):
     """Filters, head weights and biases through the loss and the standardization."""
     from sklearn_ckn._head import encode_targets
     from sklearn_ckn._training import CKNTrainer, TrainingConfig
 
     specs, shapes, zs, x = _network_case(2, 2, "exp", seed=13)
     rng = np.random.default_rng(14)
-    x = rng.standard_normal((6, *x.shape[1:]))
-    config = TrainingConfig(loss, 0.1, "adam", "constant", 1e-3, 0.5, 0.9, 6, True)
+    x = rng.standard_normal((n_samples, *x.shape[1:]))
+    config = TrainingConfig(
+        loss, 0.1, "adam", "constant", 1e-3, 0.5, 0.9, n_samples, True
+    )
     trainer = CKNTrainer(specs, shapes, zs, n_classes, config, xp, "cpu", xp.float64)
     trainer.coef = rng.standard_normal(trainer.coef.shape)
     trainer.intercept = rng.standard_normal(trainer.intercept.shape)
     trainer.mean = rng.standard_normal(trainer.mean.shape)
     trainer.scale = rng.uniform(0.5, 2.0, trainer.scale.shape)
-    labels = np.arange(6) % n_classes
+    labels = np.arange(n_samples) % n_classes
     targets = encode_targets(labels, n_classes, loss, xp, xp.float64)
     _, grads = trainer.objective_and_gradients(x, targets)
     params = trainer.parameters()
