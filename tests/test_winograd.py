@@ -1,0 +1,79 @@
+"""Winograd F(2x2, 3x3) products against the patch matrix (im2col) they replace."""
+
+import numpy as np
+import pytest
+
+from sklearn_ckn._backend import to_numpy as _host
+from sklearn_ckn._layer import LayerSpec, layer_forward, layer_shapes
+from sklearn_ckn._lintrans import lintrans
+from sklearn_ckn._patches import extract_patches, pad_map, padding_widths
+from sklearn_ckn._pooling import pooling_matrices
+from sklearn_ckn._winograd import winograd_applies, winograd_products
+
+from ._namespaces import namespaces_under_test
+
+NAMESPACES = namespaces_under_test()
+
+
+@pytest.fixture(params=list(NAMESPACES.values()), ids=list(NAMESPACES))
+def xp(request):
+    return request.param
+
+
+def _unit_rows(a):
+    return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("spatial", [(8, 8), (7, 9), (1, 1), (2, 3), (5, 4)])
+@pytest.mark.parametrize("padding", ["same", "valid"])
+@pytest.mark.parametrize("n_channels", [3, 16])
+def test_products_match_the_patch_matrix(xp, spatial, padding, n_channels):
+    if padding == "valid" and min(spatial) < 3:
+        pytest.skip("a valid 3x3 patch needs a map of at least 3x3")
+    rng = np.random.default_rng(0)
+    h = rng.standard_normal((2, *spatial, n_channels))
+    z = _unit_rows(rng.standard_normal((5, 9 * n_channels)))
+    padded = pad_map(xp.asarray(h), padding_widths((3, 3), padding), xp)
+    patches = _host(extract_patches(padded, (3, 3), xp))
+    expected = patches @ z.T
+    got = _host(winograd_products(padded, xp.asarray(z), expected.shape[1:3], xp))
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(
+        got, expected, rtol=0, atol=1e-12 * np.abs(expected).max()
+    )
+
+
+def test_products_in_float32(xp):
+    rng = np.random.default_rng(1)
+    h = rng.random((3, 14, 14, 64))
+    z = _unit_rows(rng.standard_normal((32, 9 * 64)))
+    padded = pad_map(xp.asarray(h, dtype=xp.float32), (1, 1), xp)
+    got = _host(
+        winograd_products(padded, xp.asarray(z, dtype=xp.float32), (14, 14), xp)
+    )
+    assert got.dtype == np.float32
+    exact = extract_patches(pad_map(h, (1, 1), np), (3, 3), np) @ z.T
+    rel = np.linalg.norm(got - exact) / np.linalg.norm(exact)
+    assert rel <= 1e-6, rel
+
+
+def test_transform_path_equals_the_training_path(xp):
+    """layer_forward without a cache (Winograd) and with one (im2col) agree."""
+    spec = LayerSpec(24, (3, 3), (2, 2), "exp", 0.6, "same", 1e-2)
+    assert winograd_applies(spec.patch_shape, 16)
+    shape = layer_shapes((9, 10), 16, [spec])[0]
+    rng = np.random.default_rng(2)
+    h = xp.asarray(rng.random((3, 9, 10, 16)))
+    z = xp.asarray(_unit_rows(rng.standard_normal((24, 9 * 16))))
+    m = lintrans(z, spec.kernel, spec.sigma, spec.eps, xp)
+    pools = pooling_matrices(shape.conv, spec.subsampling, xp, xp.float64, None)
+    fast = _host(layer_forward(h, spec, z, m, xp, pools))
+    reference = _host(layer_forward(h, spec, z, m, xp, pools, cache={}))
+    np.testing.assert_allclose(fast, reference, rtol=1e-11, atol=1e-13)
+
+
+def test_applies_only_to_3x3_maps_with_enough_channels():
+    assert winograd_applies((3, 3), 16)
+    assert not winograd_applies((3, 3), 15)
+    assert not winograd_applies((5, 5), 64)
+    assert not winograd_applies((3,), 64)
