@@ -18,7 +18,9 @@ from array_api_compat import device as array_device
 
 __all__ = ["winograd_applies", "winograd_products"]
 
-#: fewest input channels for which the transforms cost less than they save
+#: fewest input channels served (chosen, not tuned: with 1 or 3 channels, a first
+#: layer, the patch matrix is small and its one product cheap; measured gain only
+#: at 64 channels, docs/benchmarks.md)
 MIN_CHANNELS = 16
 
 
