@@ -20,7 +20,7 @@ import argparse
 import time
 import warnings
 
-import numpy as np
+from _images_npz import load_images
 from _report import report
 from sklearn.exceptions import ConvergenceWarning
 
@@ -48,11 +48,7 @@ def main():
     parser.add_argument("--subsampling", type=int, nargs=2, default=(2, 6))
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
-    data = np.load(args.data)
-    X_train = data["X_train"][: args.n_train].astype(np.float32) / 255
-    y_train = data["y_train"][: args.n_train]
-    X_test = data["X_test"].astype(np.float32) / 255
-    y_test = data["y_test"]
+    X_train, y_train, X_test, y_test = load_images(args.data, args.n_train)
 
     network = dict(NETWORK, subsampling=tuple(args.subsampling))
     clf = CKNClassifier(

@@ -16,6 +16,7 @@ import argparse
 import warnings
 
 import numpy as np
+from _images_npz import load_images
 
 import sklearn_ckn._network as network
 from sklearn_ckn import CKNClassifier
@@ -56,9 +57,7 @@ def main():
     parser.add_argument("--n-batches", type=int, default=10)
     parser.add_argument("--subsampling", type=int, nargs=2, default=(2, 6))
     args = parser.parse_args()
-    data = np.load(args.data)
-    X = data["X_train"][: args.n_train].astype(np.float32) / 255
-    y = data["y_train"][: args.n_train]
+    X, y, _, _ = load_images(args.data, args.n_train)
     clf = CKNClassifier(
         n_filters=(64, 256),
         patch_size=3,

@@ -17,7 +17,7 @@ import argparse
 import time
 import warnings
 
-import numpy as np
+from _images_npz import load_images
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_ckn import CKNClassifier
@@ -50,11 +50,7 @@ def main():
     parser.add_argument("--sigma", type=float, nargs=2, default=(0.6, 0.6))
     parser.add_argument("--eps", type=float, default=1e-2)
     args = parser.parse_args()
-    data = np.load(args.data)
-    X = data["X_train"][: args.n_train].astype(np.float32) / 255
-    y = data["y_train"][: args.n_train]
-    X_test = data["X_test"].astype(np.float32) / 255
-    y_test = data["y_test"]
+    X, y, X_test, y_test = load_images(args.data, args.n_train)
 
     clf = CKNClassifier(
         n_filters=(64, 256),
