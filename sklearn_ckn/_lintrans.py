@@ -17,7 +17,7 @@ eigenvalues are close or equal (where it equals f'(l_i)).
 from ._backend import array_device, max_float_dtype
 from ._kernels import kernel_derivative, kernel_value
 
-__all__ = ["filter_gram", "lintrans", "lintrans_vjp"]
+__all__ = ["filter_gram", "gram_eigh", "lintrans", "lintrans_vjp"]
 
 
 def filter_gram(z, kernel, sigma, xp):
@@ -25,8 +25,13 @@ def filter_gram(z, kernel, sigma, xp):
     return kernel_value(z @ xp.matrix_transpose(z), kernel, sigma, xp)
 
 
-def _eigh_of_gram(z, kernel, sigma, xp):
-    """Eigendecomposition of K in the most precise float dtype of the device."""
+def gram_eigh(z, kernel, sigma, xp):
+    """Eigendecomposition of K in the most precise float dtype of the device.
+
+    Returns ``(z_work, eigenvalues, eigenvectors)``, ``z_work`` the filters in
+    that dtype. :func:`lintrans` and :func:`lintrans_vjp` accept it as
+    ``eig``, so that a training step decomposes each K once.
+    """
     work = xp.astype(z, max_float_dtype(xp, array_device(z)))
     gram = filter_gram(work, kernel, sigma, xp)
     gram = (gram + xp.matrix_transpose(gram)) / 2  # exact symmetry for eigh
@@ -34,7 +39,7 @@ def _eigh_of_gram(z, kernel, sigma, xp):
     return work, eigvals, eigvecs
 
 
-def lintrans(z, kernel, sigma, eps, xp):
+def lintrans(z, kernel, sigma, eps, xp, eig=None):
     """Compute M = V diag(1 / (sqrt(max(e, 0)) + eps)) V^T where K = V diag(e) V^T.
 
     The p x p eigendecomposition is done in the most precise float dtype of
@@ -53,13 +58,15 @@ def lintrans(z, kernel, sigma, eps, xp):
         Regularization added to the square root of K.
     xp : module
         Array namespace of ``z``.
+    eig : tuple or None
+        :func:`gram_eigh` of the same arguments, when already computed.
 
     Returns
     -------
     array of shape (p, p)
         Symmetric M, same dtype and device as ``z``.
     """
-    _, eigvals, eigvecs = _eigh_of_gram(z, kernel, sigma, xp)
+    _, eigvals, eigvecs = eig if eig is not None else gram_eigh(z, kernel, sigma, xp)
     scale = 1.0 / (xp.sqrt(xp.clip(eigvals, 0.0, None)) + eps)
     m = (eigvecs * scale) @ xp.matrix_transpose(eigvecs)
     return xp.astype(m, z.dtype)
@@ -84,7 +91,7 @@ def _divided_differences(eigvals, eps, xp):
     return xp.where(both, gamma_both, xp.where(pos_i != pos_j, gamma_one, zeros))
 
 
-def lintrans_vjp(z, g_m, kernel, sigma, eps, xp):
+def lintrans_vjp(z, g_m, kernel, sigma, eps, xp, eig=None):
     """Gradient with respect to the filters of <g_m, M(z)>.
 
     Parameters
@@ -93,7 +100,7 @@ def lintrans_vjp(z, g_m, kernel, sigma, eps, xp):
         Unit-norm filters.
     g_m : array of shape (p, p)
         Gradient of the objective with respect to M.
-    kernel, sigma, eps, xp :
+    kernel, sigma, eps, xp, eig :
         As in :func:`lintrans`.
 
     Returns
@@ -101,7 +108,7 @@ def lintrans_vjp(z, g_m, kernel, sigma, eps, xp):
     array of shape (p, d)
         Gradient with respect to ``z`` (no projection on the sphere), dtype of ``z``.
     """
-    work, eigvals, eigvecs = _eigh_of_gram(z, kernel, sigma, xp)
+    work, eigvals, eigvecs = eig if eig is not None else gram_eigh(z, kernel, sigma, xp)
     g = xp.astype(g_m, work.dtype)
     vt = xp.matrix_transpose(eigvecs)
     inner = (vt @ g @ eigvecs) * _divided_differences(eigvals, eps, xp)

@@ -44,12 +44,17 @@ __all__ = [
 
 @dataclass
 class DeviceLayer:
-    """A layer's parameters on the compute device, with its pooling matrices."""
+    """A layer's parameters on the compute device, with its pooling matrices.
+
+    ``eig``, when set, is the eigendecomposition of K that M was computed
+    from (:func:`sklearn_ckn._lintrans.gram_eigh`), reused by the backward pass.
+    """
 
     spec: LayerSpec
     z: object
     m: object
     pool_mats: list
+    eig: tuple = None
 
 
 def device_layers(specs, params, shapes, xp, dev, dtype):
@@ -349,7 +354,13 @@ def filter_gradients(layers, g_z, g_m, xp):
     return [
         gz
         + lintrans_vjp(
-            layer.z, gm, layer.spec.kernel, layer.spec.sigma, layer.spec.eps, xp
+            layer.z,
+            gm,
+            layer.spec.kernel,
+            layer.spec.sigma,
+            layer.spec.eps,
+            xp,
+            eig=layer.eig,
         )
         for layer, gz, gm in zip(layers, g_z, g_m)
     ]

@@ -19,7 +19,7 @@ from ._head import (
     n_outputs,
 )
 from ._lbfgs import minimize_lbfgs
-from ._lintrans import lintrans
+from ._lintrans import gram_eigh, lintrans
 from ._network import (
     ChunkRunner,
     DeviceLayer,
@@ -216,12 +216,12 @@ class CKNTrainer:
             and of ``intercept``.
         """
         xp = self.xp
-        layers = [
-            DeviceLayer(spec, z, m, pool)
-            for spec, z, m, pool in zip(
-                self.specs, self.filters, self.lintrans(), self.pool_mats
-            )
-        ]
+        layers = []
+        for spec, z, pool in zip(self.specs, self.filters, self.pool_mats):
+            # one eigendecomposition of K per layer serves M and its gradient
+            eig = gram_eigh(z, spec.kernel, spec.sigma, xp)
+            m = lintrans(z, spec.kernel, spec.sigma, spec.eps, xp, eig=eig)
+            layers.append(DeviceLayer(spec, z, m, pool, eig))
         n = x_batch.shape[0]
 
         def chunk_terms(rows):
