@@ -23,15 +23,6 @@ from sklearn_ckn._patches import (
 )
 from sklearn_ckn._pooling import pool, pooling_matrix
 
-from ._namespaces import namespaces_under_test
-
-NAMESPACES = namespaces_under_test()
-
-
-@pytest.fixture(params=list(NAMESPACES.values()), ids=list(NAMESPACES))
-def xp(request):
-    return request.param
-
 
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_kernel_derivative_matches_finite_differences(xp, kernel):

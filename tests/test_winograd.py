@@ -10,15 +10,6 @@ from sklearn_ckn._patches import extract_patches, pad_map, padding_widths
 from sklearn_ckn._pooling import pooling_matrices
 from sklearn_ckn._winograd import winograd_applies, winograd_products
 
-from ._namespaces import namespaces_under_test
-
-NAMESPACES = namespaces_under_test()
-
-
-@pytest.fixture(params=list(NAMESPACES.values()), ids=list(NAMESPACES))
-def xp(request):
-    return request.param
-
 
 def _unit_rows(a):
     return a / np.linalg.norm(a, axis=1, keepdims=True)
