@@ -61,7 +61,20 @@ image_shape, channel_axis, n_patches, filters :
         (binary logistic for two classes). Only ``log_loss`` has
         ``predict_proba``.
     alpha : float, default=1e-4
-        Strength of the L2 penalty ``alpha / 2 ||W||^2`` on the head.
+        Strength of the L2 penalty ``alpha / 2 ||W||^2`` on the head during
+        training.
+    head_alpha : float or None, default=None
+        If a float, once the filters are trained (at the end of each ``fit``
+        and ``partial_fit`` call) the head used for prediction is solved
+        again, with the filters fixed, by the convex solver of the initial
+        head, at penalty ``head_alpha`` and on freshly standardized features.
+        Training under a large ``alpha`` keeps the head from leaning on small
+        differences between near-duplicate filters, so that the filters can
+        move; the refit then uses what they learned with a weaker penalty.
+        The jointly trained head is kept for ``warm_start`` and
+        ``partial_fit``, and early stopping scores it, not the refitted one.
+        The refit costs one pass over the training data plus the solver.
+        None: the jointly trained head is the one used for prediction.
     solver : {"adam", "sgd"}, default="adam"
         ``sgd``: stochastic gradient descent with momentum.
     learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
@@ -154,6 +167,7 @@ image_shape, channel_axis, n_patches, filters :
         **CKNBase._parameter_constraints,
         "loss": [StrOptions(set(LOSSES))],
         "alpha": [Interval(Real, 0, None, closed="left")],
+        "head_alpha": [Interval(Real, 0, None, closed="left"), None],
         "solver": [StrOptions({"adam", "sgd"})],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
@@ -188,6 +202,7 @@ image_shape, channel_axis, n_patches, filters :
         filters=None,
         loss="squared_hinge",
         alpha=1e-4,
+        head_alpha=None,
         solver="adam",
         learning_rate="constant",
         learning_rate_init=1e-3,
@@ -224,6 +239,7 @@ image_shape, channel_axis, n_patches, filters :
         )
         self.loss = loss
         self.alpha = alpha
+        self.head_alpha = head_alpha
         self.solver = solver
         self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
@@ -323,9 +339,9 @@ image_shape, channel_axis, n_patches, filters :
             trainer.reconfigure(self._training_config(x_train.shape[0]))
         if not resume:
             trainer = self._new_trainer(setup, len(classes_), x_train.shape[0])
-            trainer.init_head(
-                x_train, self._targets(train_index, len(classes_), trainer)
-            )
+        targets = self._targets(train_index, len(classes_), trainer)
+        if not resume:
+            trainer.init_head(x_train, targets)
             self.loss_curve_, self.n_iter_ = [], 0
             self.best_loss_ = None if self.early_stopping else np.inf
             self.validation_scores_ = [] if self.early_stopping else None
@@ -338,7 +354,7 @@ image_shape, channel_axis, n_patches, filters :
         self._run_epochs(
             trainer,
             x_train,
-            self._targets(train_index, len(classes_), trainer),
+            targets,
             validation,
             n_epochs=1 if incremental else self.max_iter,
             rng=rng,
@@ -347,7 +363,9 @@ image_shape, channel_axis, n_patches, filters :
         self.classes_ = classes_
         self._trainer, self._rng = trainer, rng
         self._set_network_attributes(setup, trainer.filters, trainer.lintrans())
-        self._set_head_attributes(trainer, setup)
+        self._set_head_attributes(
+            trainer, setup, self._final_head(trainer, x_train, targets)
+        )
         return self
 
     def _resolve_classes(self, y, classes, incremental, resume):
@@ -499,12 +517,30 @@ image_shape, channel_axis, n_patches, filters :
             predicted = scores.argmax(axis=1)
         return float(np.mean(predicted == class_index))
 
-    def _set_head_attributes(self, trainer, setup):
+    def _final_head(self, trainer, x_train, targets):
+        """The head predict reads: the trained one, or its refit at ``head_alpha``."""
+        trained = (trainer.coef, trainer.intercept, trainer.mean, trainer.scale)
+        if self.head_alpha is None:
+            return trained
+        try:
+            *head, n_iter = trainer.solve_head(x_train, targets, float(self.head_alpha))
+        except KeyboardInterrupt:
+            warnings.warn(
+                "Head refit interrupted by the user: the model keeps the head "
+                "trained with the filters.",
+                UserWarning,
+                stacklevel=4,
+            )
+            return trained
+        if self.verbose:
+            print(f"Head refitted at alpha = {self.head_alpha}: {n_iter} iterations")
+        return tuple(head)
+
+    def _set_head_attributes(self, trainer, setup, head):
         keep = self._to_input_namespace
-        self.coef_ = keep(trainer.coef, setup)
-        self.intercept_ = keep(trainer.intercept, setup)
-        self.feature_mean_ = keep(trainer.mean, setup)
-        self.feature_scale_ = keep(trainer.scale, setup)
+        self.coef_, self.intercept_, self.feature_mean_, self.feature_scale_ = (
+            keep(a, setup) for a in head
+        )
 
     # ------------------------------------------------------------- predict
 

@@ -148,15 +148,33 @@ class CKNTrainer:
     def init_head(self, x, targets):
         """Standardize the initial features and fit the head on them.
 
+        The standardization is then kept fixed for training; the fit is
+        :meth:`solve_head` at the training penalty ``config.alpha``.
+        """
+        self.coef, self.intercept, self.mean, self.scale, self.head_init_iter = (
+            self.solve_head(x, targets, self.config.alpha)
+        )
+
+    def solve_head(self, x, targets, alpha):
+        """The convex head on the current filters' features, at penalty ``alpha``.
+
         On fixed features the head's problem is smooth and convex; it is
         solved by full-batch L-BFGS on the precomputed standardized features,
-        with its iterations bounded (``HEAD_INIT_MAX_ITER``) so that its cost
-        stays a modest multiple of one feature pass.
+        started from the current head, with its iterations bounded
+        (``HEAD_INIT_MAX_ITER``) so that its cost stays a modest multiple of
+        one feature pass. The trainer's own parameters are left unchanged.
+
+        Returns
+        -------
+        coef, intercept, mean, scale : arrays
+            The head and the standardization of the features it reads.
+        n_iter : int
+            L-BFGS iterations run.
         """
         xp = self.xp
         phi = self.features(x)
-        self.mean, self.scale = feature_statistics(phi, xp)
-        standardized = (phi - self.mean) / self.scale
+        mean, scale = feature_statistics(phi, xp)
+        standardized = (phi - mean) / scale
         del phi
         shape = self.coef.shape
 
@@ -164,19 +182,16 @@ class CKNTrainer:
             coef = xp.reshape(flat[: shape[0] * shape[1]], shape)
             intercept = flat[shape[0] * shape[1] :]
             value, (g_coef, g_intercept), _ = self._head_objective(
-                standardized, targets, coef, intercept
+                standardized, targets, coef, intercept, alpha
             )
             return value, xp.concat([xp.reshape(g_coef, (-1,)), g_intercept])
 
         start = xp.concat([xp.reshape(self.coef, (-1,)), self.intercept])
-        flat, self.head_init_iter = minimize_lbfgs(
-            objective, start, xp, max_iter=HEAD_INIT_MAX_ITER
-        )
-        self.coef = xp.reshape(flat[: shape[0] * shape[1]], shape)
-        self.intercept = flat[shape[0] * shape[1] :]
+        flat, n_iter = minimize_lbfgs(objective, start, xp, max_iter=HEAD_INIT_MAX_ITER)
+        coef = xp.reshape(flat[: shape[0] * shape[1]], shape)
+        return coef, flat[shape[0] * shape[1] :], mean, scale, n_iter
 
-    def _head_objective(self, standardized, targets, coef, intercept):
-        alpha = self.config.alpha
+    def _head_objective(self, standardized, targets, coef, intercept, alpha):
         value, g_coef, g_intercept, g_f = self._head_terms(
             standardized, targets, coef, intercept, 1.0
         )

@@ -158,6 +158,74 @@ def test_partial_fit_and_warm_start_resume(digits):
     assert not np.array_equal(first[0], warm.filters_[0])
 
 
+def test_head_alpha_refits_the_head_on_the_trained_filters(digits):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = digits
+    common = dict(loss="log_loss", alpha=1.0, max_iter=3)
+    refitted = _quiet_fit(_small(**common, head_alpha=1e-2), X, y)
+    plain = _quiet_fit(_small(**common), X, y)
+    # training itself is untouched by the refit
+    for a, b in zip(refitted.filters_, plain.filters_):
+        np.testing.assert_array_equal(a, b)
+    # the head is the convex optimum at head_alpha on the trained features,
+    # computed here independently by scikit-learn's multinomial logistic
+    # regression (C = 1 / (n alpha) for a mean loss plus alpha / 2 ||W||^2)
+    features = refitted.transform(X)
+    np.testing.assert_allclose(refitted.feature_mean_, features.mean(axis=0))
+    np.testing.assert_allclose(refitted.feature_scale_, features.std(axis=0))
+    standardized = (features - refitted.feature_mean_) / refitted.feature_scale_
+    reference = LogisticRegression(C=1 / (len(X) * 1e-2), tol=1e-12, max_iter=10_000)
+    reference.fit(standardized, y)
+    onehot = np.eye(10)[y]
+
+    def objective(coef, intercept):
+        f = standardized @ coef.T + intercept
+        f -= f.max(axis=1, keepdims=True)
+        log_p = f - np.log(np.exp(f).sum(axis=1, keepdims=True))
+        return -np.mean(np.sum(onehot * log_p, axis=1)) + 0.5e-2 * np.sum(coef**2)
+
+    ours = objective(refitted.coef_, refitted.intercept_)
+    optimum = objective(reference.coef_, reference.intercept_)
+    # the solver stops at max |gradient| <= 1e-5 (or a stalled decrease);
+    # strong convexity (alpha = 1e-2) bounds the gap in value by
+    # ||g||^2 / (2 alpha), about 1e-6 here, and the distance to the optimum
+    # by max |g| / alpha = 1e-3 per coordinate
+    assert 0 <= ours - optimum <= 1e-6 * optimum
+    np.testing.assert_allclose(refitted.coef_, reference.coef_, atol=1e-3)
+    np.testing.assert_allclose(
+        refitted.predict_proba(X), reference.predict_proba(standardized), atol=1e-3
+    )
+    assert np.max(np.abs(plain.coef_ - refitted.coef_)) > 0.1
+    # the trainer keeps the head trained with the filters, so resuming
+    # trains exactly as without the refit
+    refitted.partial_fit(X, y)
+    plain.partial_fit(X, y)
+    np.testing.assert_array_equal(refitted.filters_[1], plain.filters_[1])
+    assert refitted.n_iter_ == 4
+
+
+def test_interrupted_head_refit_keeps_the_trained_head(digits, monkeypatch):
+    from sklearn_ckn import _training
+
+    X, y = digits
+    original = _training.CKNTrainer.solve_head
+    calls = {"n": 0}
+
+    def interrupted(self, *args, **kwargs):
+        # the first call is the initial head; the second, the refit
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(_training.CKNTrainer, "solve_head", interrupted)
+    with pytest.warns(UserWarning, match="refit interrupted"):
+        clf = _quiet_fit(_small(max_iter=2, head_alpha=1e-3), X, y)
+    np.testing.assert_array_equal(clf.coef_, clf._trainer.coef)
+    assert clf.score(X, y) > 0.5
+
+
 def test_keyboard_interrupt_leaves_a_usable_model(digits, monkeypatch):
     from sklearn_ckn import _training
 
