@@ -22,11 +22,11 @@ import torch.nn.functional as F
 PATCH_NORM_FLOOR = 1e-6
 
 
-def gaussian_taps(s, dtype):
+def gaussian_taps(s, dtype, device="cpu"):
     """The 2 s + 1 pooling taps exp(-t^2 / s^2), t = -s..s, summed to one."""
     t = torch.arange(-s, s + 1, dtype=torch.float64)
     g = torch.exp(-(t**2) / s**2)
-    return (g / g.sum()).to(dtype)
+    return (g / g.sum()).to(dtype=dtype, device=device)
 
 
 def lintrans(w, sigma, eps):
@@ -43,7 +43,7 @@ def layer(x, w, m, sigma, s, taps):
     p, c, k, _ = w.shape
     pad = k // 2
     dot = F.conv2d(x, w, padding=pad)
-    box = torch.ones((1, c, k, k), dtype=x.dtype)
+    box = torch.ones((1, c, k, k), dtype=x.dtype, device=x.device)
     nu = F.conv2d(x * x, box, padding=pad).clamp_min(PATCH_NORM_FLOOR).sqrt()
     a = nu * torch.exp((dot / nu - 1.0) / sigma**2)
     if s > 1:
@@ -78,13 +78,15 @@ class TorchCKN:
         Per layer (square subsampling only).
     eps : float
     dtype : torch.dtype
+    device : str, default="cpu"
+        Where the tensors live (e.g. ``"cuda"``).
     """
 
-    def __init__(self, filters, sigmas, subsamplings, eps, dtype):
-        self.filters = [torch.tensor(w, dtype=dtype) for w in filters]
+    def __init__(self, filters, sigmas, subsamplings, eps, dtype, device="cpu"):
+        self.filters = [torch.tensor(w, dtype=dtype, device=device) for w in filters]
         self.sigmas, self.subsamplings, self.eps = sigmas, subsamplings, eps
-        self.taps = [gaussian_taps(s, dtype) for s in subsamplings]
-        self.dtype = dtype
+        self.taps = [gaussian_taps(s, dtype, device) for s in subsamplings]
+        self.dtype, self.device = dtype, device
 
     def lintrans(self):
         """M of every layer for the current filters."""
@@ -118,7 +120,9 @@ class TorchTrainer:
         self.net = net
         for w in net.filters:
             w.requires_grad_(True)
-        as_tensor = lambda a: torch.tensor(a, dtype=net.dtype)  # noqa: E731
+        as_tensor = lambda a: torch.tensor(  # noqa: E731
+            a, dtype=net.dtype, device=net.device
+        )
         self.coef = as_tensor(coef).requires_grad_(True)
         self.intercept = as_tensor(intercept).requires_grad_(True)
         self.mean, self.scale = as_tensor(mean), as_tensor(scale)
