@@ -31,6 +31,7 @@ from ._network import (
 )
 from ._optim import SGD, Adam, learning_rate_at
 from ._pooling import pooling_matrices
+from ._preconditioner import LowRankPreconditioner
 
 __all__ = ["CKNTrainer", "TrainingConfig", "head_scores"]
 
@@ -160,9 +161,12 @@ class CKNTrainer:
 
         On fixed features the head's problem is smooth and convex; it is
         solved by full-batch L-BFGS on the precomputed standardized features,
-        started from the current head, with its iterations bounded
-        (``HEAD_INIT_MAX_ITER``) so that its cost stays a modest multiple of
-        one feature pass. The trainer's own parameters are left unchanged.
+        started from the current head, in the variables of a low-rank
+        preconditioner (:mod:`sklearn_ckn._preconditioner`: the same minimum,
+        reached in several times fewer iterations), with its iterations
+        bounded (``HEAD_INIT_MAX_ITER``) so that its cost stays a modest
+        multiple of one feature pass. The trainer's own parameters are left
+        unchanged.
 
         Returns
         -------
@@ -176,20 +180,38 @@ class CKNTrainer:
         mean, scale = feature_statistics(phi, xp)
         standardized = (phi - mean) / scale
         del phi
+        precond = LowRankPreconditioner.from_features(
+            standardized, alpha, self.config.loss, xp
+        )
         shape = self.coef.shape
+        size = shape[0] * shape[1]
 
         def objective(flat):
-            coef = xp.reshape(flat[: shape[0] * shape[1]], shape)
-            intercept = flat[shape[0] * shape[1] :]
+            coef = precond.apply(xp.reshape(flat[:size], shape))
             value, (g_coef, g_intercept), _ = self._head_objective(
-                standardized, targets, coef, intercept, alpha
+                standardized, targets, coef, flat[size:], alpha
             )
+            g_coef = precond.apply(g_coef)
             return value, xp.concat([xp.reshape(g_coef, (-1,)), g_intercept])
 
-        start = xp.concat([xp.reshape(self.coef, (-1,)), self.intercept])
-        flat, n_iter = minimize_lbfgs(objective, start, xp, max_iter=HEAD_INIT_MAX_ITER)
-        coef = xp.reshape(flat[: shape[0] * shape[1]], shape)
-        return coef, flat[shape[0] * shape[1] :], mean, scale, n_iter
+        def gradient_size(grad):
+            # the stopping test reads the gradient in the weights themselves
+            g_coef = precond.apply_inverse(xp.reshape(grad[:size], shape))
+            return max(
+                float(xp.max(xp.abs(g_coef))), float(xp.max(xp.abs(grad[size:])))
+            )
+
+        start = precond.apply_inverse(self.coef)
+        start = xp.concat([xp.reshape(start, (-1,)), self.intercept])
+        flat, n_iter = minimize_lbfgs(
+            objective,
+            start,
+            xp,
+            max_iter=HEAD_INIT_MAX_ITER,
+            gradient_size=gradient_size,
+        )
+        coef = precond.apply(xp.reshape(flat[:size], shape))
+        return coef, flat[size:], mean, scale, n_iter
 
     def _head_objective(self, standardized, targets, coef, intercept, alpha):
         value, g_coef, g_intercept, g_f = self._head_terms(
