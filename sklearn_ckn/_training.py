@@ -35,9 +35,6 @@ from ._preconditioner import LowRankPreconditioner
 
 __all__ = ["CKNTrainer", "TrainingConfig", "head_scores"]
 
-#: bound on the L-BFGS iterations of the head's initial (convex) fit
-HEAD_INIT_MAX_ITER = 300
-
 
 @dataclass(frozen=True)
 class TrainingConfig:
@@ -52,6 +49,7 @@ class TrainingConfig:
     momentum: float
     batch_size: int
     shuffle: bool
+    head_max_iter: int
 
 
 class CKNTrainer:
@@ -153,27 +151,25 @@ class CKNTrainer:
         :meth:`solve_head` at the training penalty ``config.alpha``.
         """
         self.coef, self.intercept, self.mean, self.scale, self.head_init_iter = (
-            self.solve_head(x, targets, self.config.alpha)
+            self.solve_head(x, targets, self.config.alpha, self.config.head_max_iter)
         )
 
-    def solve_head(self, x, targets, alpha):
+    def solve_head(self, x, targets, alpha, max_iter):
         """The convex head on the current filters' features, at penalty ``alpha``.
 
         On fixed features the head's problem is smooth and convex; it is
         solved by full-batch L-BFGS on the precomputed standardized features,
         started from the current head, in the variables of a low-rank
         preconditioner (:mod:`sklearn_ckn._preconditioner`: the same minimum,
-        reached in several times fewer iterations), with its iterations
-        bounded (``HEAD_INIT_MAX_ITER``) so that its cost stays a modest
-        multiple of one feature pass. The trainer's own parameters are left
-        unchanged.
+        reached in several times fewer iterations), with at most ``max_iter``
+        iterations. The trainer's own parameters are left unchanged.
 
         Returns
         -------
         coef, intercept, mean, scale : arrays
             The head and the standardization of the features it reads.
         n_iter : int
-            L-BFGS iterations run.
+            L-BFGS iterations run; ``max_iter`` when stopped by that bound.
         """
         xp = self.xp
         phi = self.features(x)
@@ -207,7 +203,7 @@ class CKNTrainer:
             objective,
             start,
             xp,
-            max_iter=HEAD_INIT_MAX_ITER,
+            max_iter=max_iter,
             gradient_size=gradient_size,
         )
         coef = precond.apply(xp.reshape(flat[:size], shape))

@@ -205,6 +205,20 @@ def test_head_alpha_refits_the_head_on_the_trained_filters(digits):
     assert refitted.n_iter_ == 4
 
 
+def test_head_refit_stopped_by_head_max_iter_warns(digits):
+    X, y = digits
+    params = dict(max_iter=1, head_alpha=1e-2)
+    clf = _small(**params, head_max_iter=2)
+    with pytest.warns(ConvergenceWarning, match="increase head_max_iter"):
+        clf.fit(X, y)
+    # the bound holds the refit short of the optimum that more iterations reach
+    converged = _quiet_fit(_small(**params, head_max_iter=1000), X, y)
+    assert not np.allclose(clf.coef_, converged.coef_, atol=1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        converged.partial_fit(X, y)  # the refit converges: no warning
+
+
 def test_interrupted_head_refit_keeps_the_trained_head(digits, monkeypatch):
     from sklearn_ckn import _training
 

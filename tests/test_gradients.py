@@ -258,7 +258,7 @@ def test_training_objective_gradient(loss, n_classes, n_samples):
     rng = np.random.default_rng(14)
     x = rng.standard_normal((n_samples, *x.shape[1:]))
     config = TrainingConfig(
-        loss, 0.1, "adam", "constant", 1e-3, 0.5, 0.9, n_samples, True
+        loss, 0.1, "adam", "constant", 1e-3, 0.5, 0.9, n_samples, True, 300
     )
     trainer = CKNTrainer(specs, shapes, zs, n_classes, config, xp, "cpu", xp.float64)
     trainer.coef = rng.standard_normal(trainer.coef.shape)
