@@ -541,7 +541,7 @@ image_shape, channel_axis, n_patches, filters :
                 "Head refit interrupted by the user: the model keeps the head "
                 "trained with the filters.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
             return trained
         if self.verbose:
@@ -552,7 +552,7 @@ image_shape, channel_axis, n_patches, filters :
                 f"head_max_iter={self.head_max_iter} iterations and may "
                 "not have converged; increase head_max_iter.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
         return tuple(head)
 
