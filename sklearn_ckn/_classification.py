@@ -67,11 +67,11 @@ image_shape, channel_axis, n_patches, filters :
         If a float, once the filters are trained (at the end of each ``fit``
         and ``partial_fit`` call) the head used for prediction is solved
         again, with the filters fixed, by the convex solver of the initial
-        head, at penalty ``head_alpha`` and on freshly standardized features.
-        Training under a large ``alpha`` keeps the head from leaning on small
-        differences between near-duplicate filters, so that the filters can
-        move; the refit then uses what they learned with a weaker penalty.
-        The jointly trained head is kept for ``warm_start`` and
+        head, at penalty ``head_alpha`` and on freshly standardized features:
+        the filters may be trained under one penalty (``alpha``) and the
+        final head fitted under another, at the convex optimum for the
+        trained features rather than at the stochastic optimizer's last
+        iterate. The jointly trained head is kept for ``warm_start`` and
         ``partial_fit``, and early stopping scores it, not the refitted one.
         The refit costs one pass over the training data plus the solver.
         None: the jointly trained head is the one used for prediction.
