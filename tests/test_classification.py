@@ -219,21 +219,27 @@ def test_head_refit_stopped_by_head_max_iter_warns(digits):
         converged.partial_fit(X, y)  # the refit converges: no warning
 
 
-def test_interrupted_head_refit_keeps_the_trained_head(digits, monkeypatch):
+def _interrupt_second_call(monkeypatch, method):
+    """Make the second call of ``CKNTrainer.<method>`` raise KeyboardInterrupt."""
     from sklearn_ckn import _training
 
-    X, y = digits
-    original = _training.CKNTrainer.solve_head
+    original = getattr(_training.CKNTrainer, method)
     calls = {"n": 0}
 
     def interrupted(self, *args, **kwargs):
-        # the first call is the initial head; the second, the refit
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(_training.CKNTrainer, "solve_head", interrupted)
+    monkeypatch.setattr(_training.CKNTrainer, method, interrupted)
+    return original
+
+
+def test_interrupted_head_refit_keeps_the_trained_head(digits, monkeypatch):
+    X, y = digits
+    # the first call is the initial head; the second, the refit
+    _interrupt_second_call(monkeypatch, "solve_head")
     with pytest.warns(UserWarning, match="refit interrupted"):
         clf = _quiet_fit(_small(max_iter=2, head_alpha=1e-3), X, y)
     np.testing.assert_array_equal(clf.coef_, clf._trainer.coef)
@@ -244,16 +250,7 @@ def test_keyboard_interrupt_leaves_a_usable_model(digits, monkeypatch):
     from sklearn_ckn import _training
 
     X, y = digits
-    original = _training.CKNTrainer.train_epoch
-    calls = {"n": 0}
-
-    def interrupted(self, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(_training.CKNTrainer, "train_epoch", interrupted)
+    original = _interrupt_second_call(monkeypatch, "train_epoch")
     with pytest.warns(UserWarning, match="interrupted"):
         clf = _small(max_iter=5).fit(X, y)
     assert clf.n_iter_ == 1
