@@ -46,8 +46,11 @@ class CKNClassifier(ClassifierMixin, TransformerMixin, CKNBase):
 
     Training starts from the unsupervised filters of :class:`CKNFeatureExtractor`
     (spherical k-means, layer by layer) and a head fitted on the standardized
-    initial features (a convex problem, solved by Adam on fixed features). The
-    standardization (``feature_mean_``, ``feature_scale_``) is then kept fixed.
+    initial features (a convex problem, solved by preconditioned L-BFGS in at
+    most ``head_max_iter`` iterations). That standardization is then kept
+    fixed during training; ``feature_mean_`` and ``feature_scale_`` are the
+    one the head used for prediction reads (recomputed by a ``head_alpha``
+    refit).
 
     Parameters
     ----------
