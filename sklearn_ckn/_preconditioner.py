@@ -13,13 +13,15 @@ where ``lambda_1 >= ... >= lambda_r`` and ``U`` are the leading eigenpairs of
 ``C``, ``c`` the loss's typical curvature and ``a = alpha`` (floored), flattens
 the top of the spectrum down to its r-th eigenvalue. The problem in ``V`` has
 the same minimum; only the path to it is shorter. The eigenpairs come from a
-randomized range finder (Halko, Martinsson and Tropp, 2011, alg. 4.1 with one
-pass of the power iteration), at the cost of three products ``S @ (d x r)``.
+randomized range finder on ``C`` (Halko, Martinsson and Tropp, 2011, alg.
+4.1: the range of ``C Omega`` for a Gaussian ``Omega``) and the r x r
+eigenproblem of ``C`` in that range, at the cost of three products
+``S @ (d x r)``.
 """
 
 import numpy as np
 
-from ._backend import array_device
+from ._backend import array_device, max_float_dtype
 
 __all__ = ["LowRankPreconditioner"]
 
@@ -59,9 +61,9 @@ class LowRankPreconditioner:
         basis, _ = xp.linalg.qr(sketch)
         projected = standardized @ basis
         small = xp.matrix_transpose(projected) @ projected / n
-        # the r x r eigenproblem in float64: cheap, and its small eigenvalues
-        # must not come out negative
-        eigvals, eigvecs = xp.linalg.eigh(xp.astype(small, xp.float64))
+        # the r x r eigenproblem in the most precise dtype: cheap, and its
+        # small eigenvalues must not come out negative
+        eigvals, eigvecs = xp.linalg.eigh(xp.astype(small, max_float_dtype(xp, dev)))
         eigvals = xp.clip(eigvals, 0.0, None)
         curvature = LOSS_CURVATURE[loss] * eigvals
         # a floor for alpha = 0, so that T stays invertible
