@@ -24,18 +24,35 @@ def test_change_of_variables_is_invertible_and_symmetric(xp, rank):
         xp.asarray(s), 1e-3, "log_loss", xp, rank=rank
     )
     w = rng.standard_normal((3, 40))
-    v = w.copy()
     back = _host(precond.apply(precond.apply_inverse(xp.asarray(w))))
     np.testing.assert_allclose(back, w, atol=1e-12 * np.abs(w).max())
     # T is symmetric: <u T, v> = <u, v T>, which the chain rule relies on
-    u = rng.standard_normal((3, 40))
+    u, v = rng.standard_normal((2, 3, 40))
     left = np.sum(_host(precond.apply(xp.asarray(u))) * v)
     right = np.sum(u * _host(precond.apply(xp.asarray(v))))
     np.testing.assert_allclose(left, right, rtol=1e-12)
     # it shrinks the leading directions and leaves the others alone
-    scales = _host(precond.scales)
+    basis, scales = _host(precond.basis), _host(precond.scales)
+    np.testing.assert_allclose(basis.T @ basis, np.eye(basis.shape[1]), atol=1e-12)
     assert np.all(scales > 0) and np.all(scales <= 1 + 1e-12)
     assert scales.min() < 0.5 or rank == 1
+    outside = w - (w @ basis) @ basis.T
+    np.testing.assert_allclose(
+        _host(precond.apply(xp.asarray(outside))), outside, atol=1e-12
+    )
+
+
+def test_full_rank_matches_the_eigendecomposition_of_the_covariance():
+    rng = np.random.default_rng(1)
+    s = _correlated_features(200, 30, rng)
+    alpha, curvature = 1e-3, 0.25
+    precond = LowRankPreconditioner.from_features(s, alpha, "log_loss", np, rank=30)
+    eigvals, eigvecs = np.linalg.eigh(s.T @ s / len(s))
+    eigvals = np.clip(eigvals, 0, None)
+    floor = alpha + 1e-6 * curvature * eigvals.max() + 1e-12
+    t = np.sqrt((curvature * eigvals.min() + floor) / (curvature * eigvals + floor))
+    expected = (eigvecs * t) @ eigvecs.T
+    np.testing.assert_allclose(precond.apply(np.eye(30)), expected, atol=1e-10)
 
 
 def test_same_optimum_in_fewer_iterations():
