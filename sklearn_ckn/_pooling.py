@@ -7,6 +7,8 @@ the output length is ``(n - 1) // s + 1``. Borders are not renormalized. Along
 each axis the operation is a small (n_out, n_in) matrix applied to that axis.
 """
 
+import math
+
 import numpy as np
 from array_api_compat import device as array_device
 
@@ -45,10 +47,16 @@ def pooling_matrix(n, s):
 
 
 def _apply_along_axis(mat, h, axis, xp):
-    """Contract ``mat`` (m, n) with axis ``axis`` of ``h``, keeping axis order."""
-    out = xp.tensordot(mat, h, axes=([1], [axis]))  # new axis comes first
-    order = (*range(1, axis + 1), 0, *range(axis + 1, h.ndim))
-    return xp.permute_dims(out, order)
+    """Contract ``mat`` (m, n) with axis ``axis`` of ``h``, keeping axis order.
+
+    ``h`` is seen as (before, n, after) and multiplied by ``mat`` in one
+    batched product: the result is contiguous in ``h``'s own axis order, so
+    no transposed copy is made here or by the next product.
+    """
+    shape = h.shape
+    before, after = math.prod(shape[:axis]), math.prod(shape[axis + 1 :])
+    out = xp.matmul(mat, xp.reshape(h, (before, shape[axis], after)))
+    return xp.reshape(out, (*shape[:axis], mat.shape[0], *shape[axis + 1 :]))
 
 
 def pool(h, subsampling, xp, matrices=None):
