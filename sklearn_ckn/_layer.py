@@ -108,18 +108,21 @@ def _times(a, b, xp):
     return xp.reshape(flat, (*a.shape[:-1], b.shape[-1]))
 
 
-def responses(h, spec, z, xp, cache=None):
+def responses(h, spec, z, xp, cache=None, winograd_filters=None):
     """nu * kappa(<z, x> / nu) at every position, shape (n, *conv_spatial, p).
 
     When ``cache`` is a dict, the intermediates the backward pass needs are
-    stored in it.
+    stored in it. ``winograd_filters``: the filters' Winograd transform
+    (:func:`sklearn_ckn._winograd.filter_transform`), when already computed.
     """
     padded = pad_map(h, padding_widths(spec.patch_shape, spec.padding), xp)
     sq_norms = patch_squared_norms(padded, spec.patch_shape, xp)
     nu = xp.sqrt(xp.clip(sq_norms, PATCH_NORM_FLOOR, None))[..., None]
     if cache is None and winograd_applies(spec.patch_shape, h.shape[-1]):
         # forward only: no patch matrix, 2.25 times fewer multiply-adds
-        dots = winograd_products(padded, z, sq_norms.shape[1:], xp)
+        dots = winograd_products(
+            padded, z, sq_norms.shape[1:], xp, transformed=winograd_filters
+        )
     else:
         patches = extract_patches(padded, spec.patch_shape, xp)
         dots = _times(patches, xp.matrix_transpose(z), xp)
@@ -153,7 +156,7 @@ def _exp_responses_in_place(dots, nu, sigma, xp):
     return out
 
 
-def layer_forward(h, spec, z, m, xp, pool_mats=None, cache=None):
+def layer_forward(h, spec, z, m, xp, pool_mats=None, cache=None, winograd_filters=None):
     """One CKN layer: responses, Gaussian pooling, then the map M.
 
     Pooling and M are linear and commute; M is applied after pooling, on the
@@ -172,12 +175,15 @@ def layer_forward(h, spec, z, m, xp, pool_mats=None, cache=None):
         Pre-built pooling matrices (see :func:`sklearn_ckn._pooling.pooling_matrices`).
     cache : dict or None
         Filled with what :func:`layer_backward` needs when given.
+    winograd_filters : array or None
+        The filters' Winograd transform, computed once per transform (see
+        :func:`responses`).
 
     Returns
     -------
     array of shape (n, *pooled_spatial, p)
     """
-    a = responses(h, spec, z, xp, cache)
+    a = responses(h, spec, z, xp, cache, winograd_filters)
     pooled = pool(a, spec.subsampling, xp, pool_mats)
     if cache is not None:
         cache["pooled"] = pooled

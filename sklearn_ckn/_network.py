@@ -19,6 +19,7 @@ from ._layer import LayerSpec, layer_backward, layer_forward
 from ._lintrans import lintrans, lintrans_vjp
 from ._patches import extract_patches, pad_map, padding_widths
 from ._pooling import pooling_matrices
+from ._winograd import filter_transform, winograd_applies
 
 #: memory allowed for one batch's intermediate arrays when batch_size is automatic
 DEFAULT_BATCH_BYTES = 256 * 2**20
@@ -47,7 +48,9 @@ class DeviceLayer:
     """A layer's parameters on the compute device, with its pooling matrices.
 
     ``eig``, when set, is the eigendecomposition of K that M was computed
-    from (:func:`sklearn_ckn._lintrans.gram_eigh`), reused by the backward pass.
+    from (:func:`sklearn_ckn._lintrans.gram_eigh`), reused by the backward pass;
+    ``winograd_filters``, when set, the filters' Winograd transform, reused by
+    every batch of a forward pass.
     """
 
     spec: LayerSpec
@@ -55,18 +58,24 @@ class DeviceLayer:
     m: object
     pool_mats: list
     eig: tuple = None
+    winograd_filters: object = None
 
 
 def device_layers(specs, params, shapes, xp, dev, dtype):
     """Move (z, M) pairs to the compute device and build each layer's pooling."""
     layers = []
     for spec, (z, m), shape in zip(specs, params, shapes):
+        z = to_namespace(z, xp, dev, dtype)
+        winograd = None
+        if winograd_applies(spec.patch_shape, shape.in_channels):
+            winograd = filter_transform(z, shape.in_channels, xp)
         layers.append(
             DeviceLayer(
                 spec,
-                to_namespace(z, xp, dev, dtype),
+                z,
                 to_namespace(m, xp, dev, dtype),
                 pooling_matrices(shape.conv, spec.subsampling, xp, dtype, dev),
+                winograd_filters=winograd,
             )
         )
     return layers
@@ -75,7 +84,15 @@ def device_layers(specs, params, shapes, xp, dev, dtype):
 def forward(h, layers, xp):
     """Run ``h`` through prepared device layers; returns the last map."""
     for layer in layers:
-        h = layer_forward(h, layer.spec, layer.z, layer.m, xp, layer.pool_mats)
+        h = layer_forward(
+            h,
+            layer.spec,
+            layer.z,
+            layer.m,
+            xp,
+            layer.pool_mats,
+            winograd_filters=layer.winograd_filters,
+        )
     return h
 
 

@@ -16,7 +16,7 @@ Maps are channels-last, (n, H, W, C); filters are in the internal patch order
 
 from array_api_compat import device as array_device
 
-__all__ = ["winograd_applies", "winograd_products"]
+__all__ = ["filter_transform", "winograd_applies", "winograd_products"]
 
 #: fewest input channels served (chosen, not tuned: with 1 or 3 channels, a first
 #: layer, the patch matrix is small and its one product cheap; measured gain only
@@ -29,8 +29,12 @@ def winograd_applies(patch_shape, n_channels):
     return tuple(patch_shape) == (3, 3) and n_channels >= MIN_CHANNELS
 
 
-def _filter_transform(z, n_channels, xp):
-    """G g G^T for every filter: array (16, C, p), position a * 4 + b first."""
+def filter_transform(z, n_channels, xp):
+    """G g G^T for every filter: array (16, C, p), position a * 4 + b first.
+
+    It depends on the filters alone: compute it once per transform and pass
+    it to :func:`winograd_products`.
+    """
     p = z.shape[0]
     g = xp.reshape(z, (p, 3, 3, n_channels))
 
@@ -60,7 +64,7 @@ def _input_transform(padded, n_tiles, xp):
     return xp.reshape(v, (16, n * th * tw, c))
 
 
-def winograd_products(padded, z, out_shape, xp):
+def winograd_products(padded, z, out_shape, xp, transformed=None):
     """<z_f, x> for every filter and every 3x3 patch x of a padded map.
 
     Parameters
@@ -72,6 +76,8 @@ def winograd_products(padded, z, out_shape, xp):
     out_shape : tuple (H, W)
         Spatial shape of the products, as im2col would give.
     xp : module
+    transformed : array of shape (16, C, p) or None, default=None
+        :func:`filter_transform` of ``z``, when already computed.
 
     Returns
     -------
@@ -90,7 +96,9 @@ def winograd_products(padded, z, out_shape, xp):
         )
         grown[:, : padded.shape[1], : padded.shape[2], :] = padded
         padded = grown
-    m = xp.matmul(_input_transform(padded, (th, tw), xp), _filter_transform(z, c, xp))
+    if transformed is None:
+        transformed = filter_transform(z, c, xp)
+    m = xp.matmul(_input_transform(padded, (th, tw), xp), transformed)
     m = [m[k, ...] for k in range(16)]  # (n * th * tw, p) each, position a * 4 + b
     # A^T m A with A^T = [[1, 1, 1, 0], [0, 1, -1, -1]], first along a, then b
     s = [

@@ -8,7 +8,11 @@ from sklearn_ckn._layer import LayerSpec, layer_forward, layer_shapes
 from sklearn_ckn._lintrans import lintrans
 from sklearn_ckn._patches import extract_patches, pad_map, padding_widths
 from sklearn_ckn._pooling import pooling_matrices
-from sklearn_ckn._winograd import winograd_applies, winograd_products
+from sklearn_ckn._winograd import (
+    filter_transform,
+    winograd_applies,
+    winograd_products,
+)
 
 
 def _unit_rows(a):
@@ -73,3 +77,14 @@ def test_applies_only_to_3x3_maps_with_enough_channels():
     assert not winograd_applies((3, 3), 15)
     assert not winograd_applies((5, 5), 64)
     assert not winograd_applies((3,), 64)
+
+
+def test_precomputed_filter_transform_gives_the_same_products(xp):
+    rng = np.random.default_rng(3)
+    h = xp.asarray(rng.standard_normal((2, 6, 5, 16)))
+    z = xp.asarray(_unit_rows(rng.standard_normal((4, 9 * 16))))
+    padded = pad_map(h, padding_widths((3, 3), "same"), xp)
+    fresh = _host(winograd_products(padded, z, (6, 5), xp))
+    transformed = filter_transform(z, 16, xp)
+    reused = _host(winograd_products(padded, z, (6, 5), xp, transformed=transformed))
+    np.testing.assert_array_equal(reused, fresh)
