@@ -6,8 +6,9 @@ from zero, side by side, with the same L-BFGS and the same stopping rules
 (max |gradient of the weights| <= 1e-5 max(1, value), or a stalled decrease,
 or ``--max-iter``): once on the weights themselves, once in the variables of
 ``sklearn_ckn._preconditioner.LowRankPreconditioner`` (what
-``CKNClassifier`` does). Printed: iterations, seconds (the preconditioner's
-set-up included), the final objective and the test accuracy.
+``CKNClassifier`` does), both by ``sklearn_ckn._head_fit.fit_head``.
+Printed: iterations, seconds (the preconditioner's set-up included), the
+final objective and the test accuracy.
 
 Run: ``python benchmarks/bench_head_fit.py --data FILE [--n-train 10000]
 [--alpha 3e-5] [--append FILE.md]``.
@@ -27,8 +28,8 @@ from sklearn_ckn._head import (
     feature_statistics,
     loss_and_gradient,
 )
-from sklearn_ckn._lbfgs import minimize_lbfgs
-from sklearn_ckn._preconditioner import RANK, LowRankPreconditioner
+from sklearn_ckn._head_fit import fit_head
+from sklearn_ckn._preconditioner import RANK
 
 NETWORK = dict(n_filters=(64, 256), patch_size=3, sigma=0.6, subsampling=(2, 2))
 
@@ -37,39 +38,18 @@ def solve(standardized, targets, alpha, max_iter, preconditioned):
     """(coef, intercept, n_iter, seconds) of the head from zero."""
     start = time.perf_counter()
     n_classes, d = targets.shape[1], standardized.shape[1]
-    size = n_classes * d
-    precond = (
-        LowRankPreconditioner.from_features(standardized, alpha, "log_loss", np)
-        if preconditioned
-        else None
-    )
-
-    def weights(v):
-        return v if precond is None else precond.apply(v)
-
-    def objective(flat):
-        coef = weights(flat[:size].reshape(n_classes, d))
-        f = decision(standardized, coef, flat[size:], np)
-        value, g_f = loss_and_gradient(f, targets, "log_loss", np)
-        value += 0.5 * alpha * float(np.sum(coef * coef))
-        g_coef = weights(g_f.T @ standardized + alpha * coef)
-        return value, np.concatenate([g_coef.ravel(), g_f.sum(axis=0)])
-
-    def gradient_size(grad):
-        g_coef = grad[:size].reshape(n_classes, d)
-        if precond is not None:
-            g_coef = precond.apply_inverse(g_coef)
-        return max(float(np.max(np.abs(g_coef))), float(np.max(np.abs(grad[size:]))))
-
-    flat, n_iter = minimize_lbfgs(
-        objective,
-        np.zeros(size + n_classes, dtype=standardized.dtype),
+    coef, intercept, n_iter = fit_head(
+        standardized,
+        targets,
+        "log_loss",
+        alpha,
         np,
+        coef=np.zeros((n_classes, d), dtype=standardized.dtype),
+        intercept=np.zeros(n_classes, dtype=standardized.dtype),
         max_iter=max_iter,
-        gradient_size=gradient_size,
+        precondition=preconditioned,
     )
-    coef = weights(flat[:size].reshape(n_classes, d))
-    return coef, flat[size:], n_iter, time.perf_counter() - start
+    return coef, intercept, n_iter, time.perf_counter() - start
 
 
 def main():

@@ -1,0 +1,86 @@
+"""The convex fit of the linear head on fixed standardized features.
+
+Mean loss plus ``alpha / 2 ||W||^2``, minimized by full-batch L-BFGS,
+by default in the variables of the low-rank preconditioner of
+:mod:`sklearn_ckn._preconditioner` (the same minimum, reached in several
+times fewer iterations). The stopping test reads the gradient of the
+weights themselves, whichever variables L-BFGS works in.
+"""
+
+from ._head import decision, loss_and_gradient
+from ._lbfgs import minimize_lbfgs
+from ._preconditioner import LowRankPreconditioner
+
+__all__ = ["fit_head"]
+
+
+def fit_head(
+    standardized,
+    targets,
+    loss,
+    alpha,
+    xp,
+    *,
+    coef,
+    intercept,
+    max_iter,
+    precondition=True,
+):
+    """Minimize the head's objective from ``(coef, intercept)``.
+
+    Parameters
+    ----------
+    standardized : array of shape (n, d)
+        Standardized features.
+    targets : array of shape (n, k)
+        Encoded targets (:func:`sklearn_ckn._head.encode_targets`).
+    loss : {"squared_hinge", "log_loss"}
+    alpha : float
+        Penalty on the weights (not on the intercept).
+    xp : module
+    coef, intercept : arrays of shape (k, d) and (k,)
+        Starting point.
+    max_iter : int
+        Bound on the L-BFGS iterations.
+    precondition : bool, default=True
+        Work in the preconditioned variables; False: on the weights directly.
+
+    Returns
+    -------
+    coef, intercept : arrays
+    n_iter : int
+        L-BFGS iterations run; ``max_iter`` when stopped by that bound.
+    """
+    shape = coef.shape
+    size = shape[0] * shape[1]
+    precond = (
+        LowRankPreconditioner.from_features(standardized, alpha, loss, xp)
+        if precondition
+        else None
+    )
+
+    def weights(v):  # W = V T; also the chain rule back, T being symmetric
+        return v if precond is None else precond.apply(v)
+
+    def objective(flat):
+        w = weights(xp.reshape(flat[:size], shape))
+        value, g_f = loss_and_gradient(
+            decision(standardized, w, flat[size:], xp), targets, loss, xp
+        )
+        value += 0.5 * alpha * float(xp.sum(w * w))
+        g_w = xp.matrix_transpose(g_f) @ standardized + alpha * w
+        g_w = xp.reshape(weights(g_w), (-1,))
+        return value, xp.concat([g_w, xp.sum(g_f, axis=0)])
+
+    def gradient_size(grad):
+        g_w = xp.reshape(grad[:size], shape)
+        if precond is not None:
+            g_w = precond.apply_inverse(g_w)
+        return max(float(xp.max(xp.abs(g_w))), float(xp.max(xp.abs(grad[size:]))))
+
+    start = coef if precond is None else precond.apply_inverse(coef)
+    start = xp.concat([xp.reshape(start, (-1,)), intercept])
+    flat, n_iter = minimize_lbfgs(
+        objective, start, xp, max_iter=max_iter, gradient_size=gradient_size
+    )
+    return weights(xp.reshape(flat[:size], shape)), flat[size:], n_iter
