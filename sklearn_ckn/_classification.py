@@ -84,14 +84,32 @@ image_shape, channel_axis, n_patches, filters :
         raises a ``ConvergenceWarning``; the initial head is only a starting
         point and does not. On 60,000 Fashion-MNIST images (12,544 features)
         a refit at ``head_alpha=3e-5`` needed about 1,000 iterations.
-    solver : {"adam", "sgd"}, default="adam"
-        ``sgd``: stochastic gradient descent with momentum.
+    solver : {"adam", "sgd", "exact_head"}, default="adam"
+        ``adam`` and ``sgd`` (stochastic gradient descent with momentum)
+        train the filters and the head together on mini-batches.
+        ``exact_head`` keeps the head at its convex optimum for the current
+        filters and moves only the filters, by full-batch gradient descent on
+        that optimum's objective (the head eliminated, as a function of the
+        filters alone): each iteration takes the filters' gradient over all
+        the training data at the optimal head, steps along it on the sphere,
+        solves the head (and the standardization) again for the moved
+        filters, and keeps the step only if the objective decreased, doubling
+        the step size for the next iteration; otherwise it retries four times
+        shorter, up to 10 times, and leaves the parameters unchanged if none
+        decreased it. The objective never increases. An iteration costs two
+        passes over the data and a warm-started convex fit (bounded by
+        ``head_max_iter``), so few iterations are needed but each is slow;
+        ``batch_size`` then only sets how many samples are processed at once,
+        and ``learning_rate``, ``power_t``, ``momentum`` and ``shuffle`` are
+        not used.
     learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
         Schedule: ``invscaling`` divides ``learning_rate_init`` by
         ``t ** power_t`` at step t; ``adaptive`` divides it by 5 whenever
         ``n_iter_no_change`` epochs pass without improvement.
     learning_rate_init : float, default=1e-3
-        Initial step size, for the filters and the head alike.
+        Initial step size, for the filters and the head alike (for
+        ``exact_head``, the first step size along the filters' gradient,
+        adapted after each iteration).
     power_t : float, default=0.5
         Exponent of the ``invscaling`` schedule.
     momentum : float, default=0.9
@@ -99,7 +117,8 @@ image_shape, channel_axis, n_patches, filters :
     batch_size : int or "auto", default="auto"
         Mini-batch size; ``auto`` is ``min(200, n_samples)``.
     max_iter : int, default=50
-        Maximum number of epochs (passes over the training data).
+        Maximum number of epochs (passes over the training data; iterations of
+        ``exact_head``).
     tol : float, default=1e-4
         Improvement of the training loss (or of the validation accuracy with
         ``early_stopping``) below which an epoch counts as no improvement.
@@ -178,7 +197,7 @@ image_shape, channel_axis, n_patches, filters :
         "alpha": [Interval(Real, 0, None, closed="left")],
         "head_alpha": [Interval(Real, 0, None, closed="left"), None],
         "head_max_iter": [Interval(Integral, 1, None, closed="left")],
-        "solver": [StrOptions({"adam", "sgd"})],
+        "solver": [StrOptions({"adam", "sgd", "exact_head"})],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, 0, None, closed="left")],
@@ -536,7 +555,7 @@ image_shape, channel_axis, n_patches, filters :
         if self.head_alpha is None:
             return trained
         try:
-            *head, n_iter = trainer.solve_head(
+            solution = trainer.solve_head(
                 x_train, targets, float(self.head_alpha), self.head_max_iter
             )
         except KeyboardInterrupt:
@@ -548,8 +567,11 @@ image_shape, channel_axis, n_patches, filters :
             )
             return trained
         if self.verbose:
-            print(f"Head refitted at alpha = {self.head_alpha}: {n_iter} iterations")
-        if n_iter >= self.head_max_iter:
+            print(
+                f"Head refitted at alpha = {self.head_alpha}: "
+                f"{solution.n_iter} iterations"
+            )
+        if solution.n_iter >= self.head_max_iter:
             warnings.warn(
                 f"The head refit at head_alpha={self.head_alpha} stopped at "
                 f"head_max_iter={self.head_max_iter} iterations and may "
@@ -557,7 +579,7 @@ image_shape, channel_axis, n_patches, filters :
                 ConvergenceWarning,
                 stacklevel=5,
             )
-        return tuple(head)
+        return solution.head
 
     def _set_head_attributes(self, trainer, setup, head):
         keep = self._to_input_namespace

@@ -7,7 +7,7 @@ optimizer's step is taken, and the filter is renormalized: a retraction.
 
 import math
 
-__all__ = ["Adam", "SGD", "learning_rate_at", "tangent"]
+__all__ = ["SGD", "Adam", "learning_rate_at", "renormalize", "tangent"]
 
 
 def tangent(z, g, xp):
@@ -15,7 +15,8 @@ def tangent(z, g, xp):
     return g - xp.sum(g * z, axis=1, keepdims=True) * z
 
 
-def _renormalize(z, xp):
+def renormalize(z, xp):
+    """Scale each row of ``z`` to unit norm (the retraction on the sphere)."""
     return z / xp.sqrt(xp.sum(z * z, axis=1, keepdims=True))
 
 
@@ -42,7 +43,7 @@ class _Optimizer:
             if self.on_sphere[index]:
                 g = tangent(p, g, xp)
             p = p - lr * self._direction(index, g)
-            updated.append(_renormalize(p, xp) if self.on_sphere[index] else p)
+            updated.append(renormalize(p, xp) if self.on_sphere[index] else p)
         return updated
 
 

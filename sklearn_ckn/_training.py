@@ -8,6 +8,7 @@ backward pass of :mod:`sklearn_ckn._network`; filters stay on the unit sphere
 
 import math
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -29,10 +30,13 @@ from ._network import (
     take_rows,
     transform_in_batches,
 )
-from ._optim import SGD, Adam, learning_rate_at
+from ._optim import SGD, Adam, learning_rate_at, renormalize, tangent
 from ._pooling import pooling_matrices
 
-__all__ = ["CKNTrainer", "TrainingConfig", "head_scores"]
+__all__ = ["CKNTrainer", "HeadSolution", "TrainingConfig", "head_scores"]
+
+#: step-size reductions tried by one ``exact_head`` step before it gives up
+MAX_BACKTRACKS = 10
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,22 @@ class TrainingConfig:
     batch_size: int
     shuffle: bool
     head_max_iter: int
+
+
+class HeadSolution(NamedTuple):
+    """A convex head fit on fixed filters (:meth:`CKNTrainer.solve_head`)."""
+
+    coef: Any
+    intercept: Any
+    mean: Any
+    scale: Any
+    n_iter: int
+    objective: float
+
+    @property
+    def head(self):
+        """The arrays the decision function reads: coef, intercept, mean, scale."""
+        return self.coef, self.intercept, self.mean, self.scale
 
 
 class CKNTrainer:
@@ -149,12 +169,14 @@ class CKNTrainer:
         The standardization is then kept fixed for training; the fit is
         :meth:`solve_head` at the training penalty ``config.alpha``.
         """
-        self.coef, self.intercept, self.mean, self.scale, self.head_init_iter = (
-            self.solve_head(x, targets, self.config.alpha, self.config.head_max_iter)
+        solution = self.solve_head(
+            x, targets, self.config.alpha, self.config.head_max_iter
         )
+        self.coef, self.intercept, self.mean, self.scale = solution.head
+        self.head_init_iter = solution.n_iter
 
-    def solve_head(self, x, targets, alpha, max_iter):
-        """The convex head on the current filters' features, at penalty ``alpha``.
+    def solve_head(self, x, targets, alpha, max_iter, filters=None):
+        """The convex head on fixed filters' features, at penalty ``alpha``.
 
         On fixed features the head's problem is smooth and convex; it is
         solved by :func:`sklearn_ckn._head_fit.fit_head` (preconditioned
@@ -162,15 +184,33 @@ class CKNTrainer:
         current head, with at most ``max_iter`` iterations. The trainer's own
         parameters are left unchanged.
 
+        Parameters
+        ----------
+        x, targets : arrays
+            Training images and their encoded targets.
+        alpha : float
+            Penalty on the head's weights.
+        max_iter : int
+            Bound on the L-BFGS iterations.
+        filters : list of arrays or None, default=None
+            The filters whose features the head reads; None: the current ones.
+
         Returns
         -------
-        coef, intercept, mean, scale : arrays
-            The head and the standardization of the features it reads.
-        n_iter : int
-            L-BFGS iterations run; ``max_iter`` when stopped by that bound.
+        HeadSolution
+            The head, the standardization of the features it reads, the
+            L-BFGS iterations run (``max_iter`` when stopped by that bound)
+            and the objective (mean loss plus ``alpha / 2 ||W||^2``) it
+            reaches.
         """
         xp = self.xp
-        standardized = self.features(x)
+        current = self.filters
+        if filters is not None:
+            self.filters = list(filters)
+        try:
+            standardized = self.features(x)
+        finally:
+            self.filters = current
         mean, scale = feature_statistics(standardized, xp)
         # in place: at 60,000 x 12,544 a second copy would be 3 GB more
         standardized -= mean
@@ -185,7 +225,11 @@ class CKNTrainer:
             intercept=self.intercept,
             max_iter=max_iter,
         )
-        return coef, intercept, mean, scale, n_iter
+        value, _ = loss_and_gradient(
+            decision(standardized, coef, intercept, xp), targets, self.config.loss, xp
+        )
+        value += 0.5 * alpha * float(xp.sum(coef * coef))
+        return HeadSolution(coef, intercept, mean, scale, n_iter, value)
 
     def _head_terms(self, standardized, targets, coef, intercept, weight):
         """``weight`` times the mean loss over these rows, and its gradients.
@@ -284,6 +328,8 @@ class CKNTrainer:
         leaves them consistent.
         """
         xp, config = self.xp, self.config
+        if config.solver == "exact_head":
+            return self.exact_head_step(x, targets)
         if self.optimizer is None:
             self.optimizer = self._make_optimizer()
         n = x.shape[0]
@@ -306,6 +352,66 @@ class CKNTrainer:
                 self._set_parameters(self.optimizer.step(self.parameters(), grads, lr))
                 total += value * rows.shape[0]
         return total / n
+
+    def full_gradient(self, x, targets):
+        """Objective over all of ``x`` and its tangent gradient for the filters.
+
+        ``x`` is taken ``config.batch_size`` rows at a time (which bounds the
+        memory, not the result): each batch's gradient, weighted by its share
+        of the rows, adds up to the gradient of the mean.
+        """
+        xp, n = self.xp, x.shape[0]
+        n_layers = len(self.filters)
+        value, total = 0.0, None
+        with ChunkRunner(xp) as runner:
+            for start in range(0, n, self.config.batch_size):
+                rows = np.arange(start, min(start + self.config.batch_size, n))
+                batch = to_namespace(take_rows(x, rows), xp, self.dev, self.dtype)
+                t_batch = xp.take(targets, xp.asarray(rows, device=self.dev), axis=0)
+                batch_value, grads = self.objective_and_gradients(
+                    batch, t_batch, runner
+                )
+                weight = rows.shape[0] / n
+                value += weight * batch_value
+                parts = [weight * g for g in grads[:n_layers]]
+                if total is not None:
+                    parts = [a + b for a, b in zip(total, parts)]
+                total = parts
+        return value, [tangent(z, g, xp) for z, g in zip(self.filters, total)]
+
+    def exact_head_step(self, x, targets):
+        """One step of the ``exact_head`` solver; returns the objective after it.
+
+        The head is eliminated: F(Z) = min over the head of the objective, a
+        function of the filters alone. Its gradient is the filters' gradient
+        at the optimal head (the head's own gradient vanishes there), taken
+        over all of ``x`` with the standardization held fixed. The filters
+        move along it on the sphere by the step size ``learning_rate``; the
+        head (and the standardization) are solved again for the moved filters
+        and the step is kept only if the objective decreased: then the next
+        step size doubles, otherwise the step is retried four times shorter,
+        at most ``MAX_BACKTRACKS`` times (the parameters then stay as they
+        were). Each try costs a pass over ``x`` and a convex head fit, on top
+        of the gradient's pass.
+        """
+        xp = self.xp
+        value, grads = self.full_gradient(x, targets)
+        if not math.isfinite(value):
+            raise FloatingPointError("the training objective is not finite")
+        step = self.learning_rate
+        for _ in range(MAX_BACKTRACKS):
+            moved = [renormalize(z - step * g, xp) for z, g in zip(self.filters, grads)]
+            solution = self.solve_head(
+                x, targets, self.config.alpha, self.config.head_max_iter, moved
+            )
+            if solution.objective < value:
+                self.filters = moved
+                self.coef, self.intercept, self.mean, self.scale = solution.head
+                self.learning_rate = 2 * step
+                return solution.objective
+            step /= 4
+        self.learning_rate = step
+        return value
 
     def __getstate__(self):
         # a namespace is a module, which does not pickle: found again from the arrays

@@ -205,6 +205,72 @@ def test_head_alpha_refits_the_head_on_the_trained_filters(digits):
     assert refitted.n_iter_ == 4
 
 
+def _head_gradient(clf, X, y):
+    """Gradient of the head's objective at the fitted head, computed here."""
+    standardized = (clf.transform(X) - clf.feature_mean_) / clf.feature_scale_
+    f = standardized @ clf.coef_.T + clf.intercept_
+    onehot = np.eye(len(clf.classes_))[np.searchsorted(clf.classes_, y)]
+    if clf.loss == "log_loss":
+        p = np.exp(f - f.max(axis=1, keepdims=True))
+        g_f = (p / p.sum(axis=1, keepdims=True) - onehot) / len(X)
+    else:
+        t = 2 * onehot - 1
+        g_f = -t * np.clip(1 - t * f, 0, None) / len(X)
+    return g_f.T @ standardized + clf.alpha * clf.coef_, g_f.sum(axis=0)
+
+
+@pytest.mark.parametrize("loss", ["squared_hinge", "log_loss"])
+def test_exact_head_solver_descends_with_the_head_at_its_optimum(digits, loss):
+    X, y = digits
+    common = dict(loss=loss, alpha=1e-2, head_max_iter=2000, solver="exact_head")
+    clf = _quiet_fit(_small(**common, max_iter=4, learning_rate_init=0.1), X, y)
+    start = _quiet_fit(_small(**common, max_iter=1, learning_rate_init=1e-12), X, y)
+    targets = clf._targets(np.searchsorted(clf.classes_, y), 10, clf._trainer)
+    maps = X.reshape(-1, 8, 8, 1)
+    initial = start._trainer.objective(maps, targets)
+    curve = np.asarray(clf.loss_curve_)
+    assert len(curve) == 4
+    assert np.all(np.diff(curve) <= 0)
+    assert curve[-1] < 0.99 * initial
+    # each recorded value is the objective of the parameters it left
+    np.testing.assert_allclose(
+        curve[-1], clf._trainer.objective(maps, targets), rtol=1e-10
+    )
+    # the head is the convex optimum for the moved filters
+    g_coef, g_intercept = _head_gradient(clf, X, y)
+    assert np.max(np.abs(g_coef)) < 1e-4
+    assert np.max(np.abs(g_intercept)) < 1e-4
+    for w_start, w in zip(start.filters_, clf.filters_):
+        norms = np.linalg.norm(w.reshape(len(w), -1), axis=1)
+        np.testing.assert_allclose(norms, 1.0, atol=1e-6)
+        assert not np.allclose(w_start, w)
+
+
+def test_exact_head_solver_keeps_the_parameters_when_no_step_decreases(
+    digits, monkeypatch
+):
+    from sklearn_ckn import _training
+
+    X, y = digits
+    original = _training.CKNTrainer.solve_head
+
+    def no_decrease(self, *args, **kwargs):
+        solution = original(self, *args, **kwargs)
+        if len(args) > 4 or "filters" in kwargs:  # a trial step, not the start
+            return solution._replace(objective=np.inf)
+        return solution
+
+    monkeypatch.setattr(_training.CKNTrainer, "solve_head", no_decrease)
+    clf = _quiet_fit(_small(solver="exact_head", max_iter=2), X, y)
+    init = CKNFeatureExtractor(n_filters=(6, 12), image_shape=(8, 8), random_state=0)
+    for a, b in zip(init.fit(X).filters_, clf.filters_):
+        np.testing.assert_array_equal(a, b)
+    assert clf.loss_curve_[0] == clf.loss_curve_[1]
+    # ten step sizes tried per iteration, each four times shorter
+    tries = _training.MAX_BACKTRACKS
+    assert clf._trainer.learning_rate == pytest.approx(1e-3 / 4 ** (2 * tries))
+
+
 def test_head_refit_stopped_by_head_max_iter_warns(digits):
     X, y = digits
     params = dict(max_iter=1, head_alpha=1e-2)
