@@ -6,7 +6,10 @@
    step size.
 2. Supervised: the same model trained end to end (warm start), with the
    test accuracy printed after every epoch (for information: nothing is
-   chosen on the test set; the table reports the last epoch).
+   chosen on the test set; the table reports the last epoch). With
+   ``--solver exact_head`` an "epoch" is one iteration of that solver (the
+   head kept at its convex optimum, the filters moved by full-batch descent)
+   and ``--learning-rate`` its first step size.
 
 With ``--head-alpha A`` the classifier's ``head_alpha`` is set: after each
 epoch the head used for prediction is refitted at penalty A on the trained
@@ -138,10 +141,19 @@ def main():
             )
             if args.time_limit is not None and elapsed > args.time_limit:
                 break
+    if args.solver == "exact_head":
+        training = (
+            "the same, filters trained with the head at its convex optimum "
+            f"(exact_head, first step {args.learning_rate})"
+        )
+    else:
+        training = (
+            f"the same, trained end to end ({args.solver}, {args.schedule} lr "
+            f"{args.learning_rate}, batch {args.batch_size})"
+        )
     rows.append(
         [
-            f"the same, trained end to end ({args.solver}, {args.schedule} lr "
-            f"{args.learning_rate}, batch {args.batch_size})",
+            training,
             f"{score:.4f}",
             epoch,
             f"{time.perf_counter() - start:.0f} (with a test pass per epoch)",

@@ -281,3 +281,45 @@ def test_training_objective_gradient(loss, n_classes, n_samples):
 
         numeric = _numeric_gradient(objective, param)
         assert _rel_error(grads[index], numeric) <= TOL, f"parameter {index}"
+
+
+def test_full_gradient_over_uneven_batches():
+    """The exact_head solver's gradient: all rows, in batches of 5, weighted."""
+    from sklearn_ckn._head import encode_targets
+    from sklearn_ckn._optim import tangent
+    from sklearn_ckn._training import CKNTrainer, TrainingConfig
+
+    specs, shapes, zs, x = _network_case(2, 2, "exp", seed=15)
+    zs = [_unit_rows(z) for z in zs]  # on the sphere, where the solver moves
+    rng = np.random.default_rng(16)
+    n_samples = 13  # batches of 5, 5 and 3 rows
+    x = rng.standard_normal((n_samples, *x.shape[1:]))
+    config = TrainingConfig(
+        "log_loss", 0.1, "exact_head", "constant", 1e-3, 0.5, 0.9, 5, True, 300
+    )
+    trainer = CKNTrainer(specs, shapes, zs, 3, config, xp, "cpu", xp.float64)
+    trainer.coef = rng.standard_normal(trainer.coef.shape)
+    trainer.intercept = rng.standard_normal(trainer.intercept.shape)
+    trainer.mean = rng.standard_normal(trainer.mean.shape)
+    trainer.scale = rng.uniform(0.5, 2.0, trainer.scale.shape)
+    targets = encode_targets(np.arange(n_samples) % 3, 3, "log_loss", xp, xp.float64)
+    value, grads = trainer.full_gradient(x, targets)
+    filters = list(trainer.filters)
+    assert value == pytest.approx(trainer.objective(x, targets), rel=1e-12)
+    for index, z in enumerate(filters):
+        # the tangent gradient, against the change of the objective along
+        # tangent directions (the radial part has no effect on the step)
+        direction = tangent(z, rng.standard_normal(z.shape), xp)
+
+        def along(t, index=index, direction=direction):
+            trainer.filters = [
+                f + t * direction if i == index else f for i, f in enumerate(filters)
+            ]
+            result = trainer.objective(x, targets)
+            trainer.filters = filters
+            return result
+
+        step = 1e-6
+        numeric = (along(step) - along(-step)) / (2 * step)
+        analytic = float(np.sum(grads[index] * direction))
+        assert abs(analytic - numeric) <= TOL * abs(numeric), f"layer {index}"
