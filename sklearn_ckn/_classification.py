@@ -39,10 +39,11 @@ class CKNClassifier(ClassifierMixin, TransformerMixin, CKNBase):
     The network is the one of :class:`CKNFeatureExtractor`; on top of its
     features a linear head is trained with them, minimizing a classification
     loss plus ``alpha / 2 ||W||^2`` by mini-batch stochastic optimization
-    (Mairal, 2016). Every gradient, the one through each layer's map
-    M = (K^{1/2} + eps I)^{-1} included, is computed by a hand-written
-    backward pass; filters stay on the unit sphere (tangent projection of the
-    gradient, then renormalization).
+    (Mairal, 2016), or by full-batch descent on the filters with the head kept
+    at its convex optimum (``solver="exact_head"``). Every gradient, the one
+    through each layer's map M = (K^{1/2} + eps I)^{-1} included, is computed
+    by a hand-written backward pass; filters stay on the unit sphere (tangent
+    projection of the gradient, then renormalization).
 
     Training starts from the unsupervised filters of :class:`CKNFeatureExtractor`
     (spherical k-means, layer by layer) and a head fitted on the standardized
