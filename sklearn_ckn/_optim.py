@@ -7,7 +7,7 @@ optimizer's step is taken, and the filter is renormalized: a retraction.
 
 import math
 
-__all__ = ["SGD", "Adam", "learning_rate_at", "renormalize", "tangent"]
+__all__ = ["Adam", "SGD", "learning_rate_at", "renormalize", "tangent"]
 
 
 def tangent(z, g, xp):
