@@ -117,10 +117,13 @@ def test_stops_when_the_loss_stops_improving(digits):
     assert clf.n_iter_ == 4
 
 
-def test_early_stopping_keeps_the_best_weights(digits):
+@pytest.mark.parametrize("solver", ["adam", "exact_head"])
+def test_early_stopping_keeps_the_best_weights(digits, solver):
     X, y = digits
     clf = _quiet_fit(
-        _small(early_stopping=True, validation_fraction=0.2, max_iter=6), X, y
+        _small(solver=solver, early_stopping=True, validation_fraction=0.2, max_iter=6),
+        X,
+        y,
     )
     assert len(clf.validation_scores_) == clf.n_iter_
     assert clf.best_validation_score_ == max(clf.validation_scores_)
