@@ -263,13 +263,40 @@ class CKNTrainer:
             and of ``intercept``.
         """
         xp = self.xp
+        layers = self._device_layers()
+        value, sums = self._summed_terms(
+            x_batch, targets, layers, x_batch.shape[0], runner
+        )
+        n_layers = len(layers)
+        g_filters = filter_gradients(
+            layers, sums[:n_layers], sums[n_layers : 2 * n_layers], xp
+        )
+        g_coef, g_intercept = sums[2 * n_layers :]
+        alpha = self.config.alpha
+        value += 0.5 * alpha * float(xp.sum(self.coef * self.coef))
+        return value, [*g_filters, g_coef + alpha * self.coef, g_intercept]
+
+    def _device_layers(self):
+        """The layers with their M, for the current filters."""
+        xp = self.xp
         layers = []
         for spec, z, pool in zip(self.specs, self.filters, self.pool_mats):
             # one eigendecomposition of K per layer serves M and its gradient
             eig = gram_eigh(z, spec.kernel, spec.sigma, xp)
             m = lintrans(z, spec.kernel, spec.sigma, spec.eps, xp, eig=eig)
             layers.append(DeviceLayer(spec, z, m, pool, eig))
-        n = x_batch.shape[0]
+        return layers
+
+    def _summed_terms(self, x_batch, targets, layers, n, runner):
+        """Loss and gradient terms of these rows, each row weighted ``1 / n``.
+
+        Returns the weighted loss (no penalty) and the summed terms
+        ``[*g_z, *g_m, g_coef, g_intercept]``: the filters' gradients through
+        the responses and the gradients of each M, before the path through M
+        is taken (:func:`sklearn_ckn._network.filter_gradients`, linear in
+        them, so it may be applied once to sums over several calls).
+        """
+        xp = self.xp
 
         def chunk_terms(rows):
             x = x_batch[rows, ...]
@@ -289,21 +316,14 @@ class CKNTrainer:
 
         if runner is None:
             with ChunkRunner(xp) as runner:
-                parts = runner.map(chunk_terms, n)
+                parts = runner.map(chunk_terms, x_batch.shape[0])
         else:
-            parts = runner.map(chunk_terms, n)
+            parts = runner.map(chunk_terms, x_batch.shape[0])
         value = math.fsum(part[0] for part in parts)
         sums = list(parts[0][1])
         for _, terms in parts[1:]:
             sums = [total + term for total, term in zip(sums, terms)]
-        n_layers = len(layers)
-        g_filters = filter_gradients(
-            layers, sums[:n_layers], sums[n_layers : 2 * n_layers], xp
-        )
-        g_coef, g_intercept = sums[2 * n_layers :]
-        alpha = self.config.alpha
-        value += 0.5 * alpha * float(xp.sum(self.coef * self.coef))
-        return value, [*g_filters, g_coef + alpha * self.coef, g_intercept]
+        return value, sums
 
     def parameters(self):
         return [*self.filters, self.coef, self.intercept]
@@ -360,23 +380,28 @@ class CKNTrainer:
         of the rows, adds up to the gradient of the mean.
         """
         xp, n = self.xp, x.shape[0]
-        n_layers = len(self.filters)
+        # the filters are fixed over the pass: their M, eigendecompositions
+        # and the path through M are computed once, not once per batch
+        layers = self._device_layers()
         value, total = 0.0, None
         with ChunkRunner(xp) as runner:
             for start in range(0, n, self.config.batch_size):
                 rows = np.arange(start, min(start + self.config.batch_size, n))
                 batch = to_namespace(take_rows(x, rows), xp, self.dev, self.dtype)
                 t_batch = xp.take(targets, xp.asarray(rows, device=self.dev), axis=0)
-                batch_value, grads = self.objective_and_gradients(
-                    batch, t_batch, runner
+                batch_value, sums = self._summed_terms(
+                    batch, t_batch, layers, n, runner
                 )
-                weight = rows.shape[0] / n
-                value += weight * batch_value
-                parts = [weight * g for g in grads[:n_layers]]
+                value += batch_value
                 if total is not None:
-                    parts = [a + b for a, b in zip(total, parts)]
-                total = parts
-        return value, [tangent(z, g, xp) for z, g in zip(self.filters, total)]
+                    sums = [a + b for a, b in zip(total, sums)]
+                total = sums
+        n_layers = len(layers)
+        grads = filter_gradients(
+            layers, total[:n_layers], total[n_layers : 2 * n_layers], xp
+        )
+        value += 0.5 * self.config.alpha * float(xp.sum(self.coef * self.coef))
+        return value, [tangent(z, g, xp) for z, g in zip(self.filters, grads)]
 
     def exact_head_step(self, x, targets):
         """One step of the ``exact_head`` solver; returns the objective after it.
