@@ -135,6 +135,7 @@ class CKNBase(BaseEstimator):
                 "images go in as (n_samples, n_features) with image_shape, or as "
                 "(n_samples, H, W) / (n_samples, H, W, C) arrays."
             )
+        _check_magnitude(X, array_namespace(X))
         if reset:
             shape = fit_image_shape(X.shape, self.image_shape, self.channel_axis)
         else:
@@ -222,7 +223,7 @@ class CKNBase(BaseEstimator):
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         log = print if self.verbose else None
         try:
-            return fit_layers_unsupervised(
+            params = fit_layers_unsupervised(
                 maps,
                 specs,
                 shapes,
@@ -241,6 +242,10 @@ class CKNBase(BaseEstimator):
                 f"(n_samples={maps.shape[0]}, n_features={math.prod(maps.shape[1:])}). "
                 "Use fewer filters, more or larger images, or a larger n_patches."
             ) from None
+        for z, m in params:
+            check_finite_result(z, maps, "the filters learned from X")
+            check_finite_result(m, maps, "the filters learned from X")
+        return params
 
     def _inference_batch_size(self):
         """Samples per batch outside training (None: from a memory budget)."""
@@ -274,7 +279,7 @@ class CKNBase(BaseEstimator):
     def _transform(self, X):
         """The fitted network's features of X, in X's namespace and device."""
         maps, xp, dev, dtype = self._inference_setup(X, "transform")
-        return self._features(
+        features = self._features(
             maps,
             self._network_params(xp, dev, dtype),
             xp,
@@ -284,6 +289,8 @@ class CKNBase(BaseEstimator):
             out_dev=array_device(maps),
             batch_size=self._inference_batch_size(),
         )
+        check_finite_result(features, maps, "the features of X")
+        return features
 
     def _network_params(self, xp, dev, dtype):
         """The fitted (z, m) pairs in internal layout on the compute device."""
@@ -365,6 +372,49 @@ def _input_namespace(X):
         except TypeError:  # lists, DataFrames and other array-likes
             pass
     return array_namespace(np.empty(0))
+
+
+def _squares_limit(dtype_name):
+    """Largest |value| accepted in X of this float dtype.
+
+    The network squares patch values and sums them (patch norms, K), and its
+    later layers amplify their input by up to 1 / eps; a margin of 1e-6 below
+    sqrt(max) keeps two layers of 3x3 patches and 256 filters finite.
+    """
+    return math.sqrt(np.finfo(dtype_name).max) * 1e-6
+
+
+def _check_magnitude(X, xp):
+    """Refuse values so large that the network's squares overflow X's dtype."""
+    if 0 in X.shape:
+        return
+    dtype_name = "float32" if "float32" in str(X.dtype) else "float64"
+    largest = float(xp.max(xp.abs(X)))
+    if largest > _squares_limit(dtype_name):
+        raise ValueError(
+            f"X holds values up to {largest:.3g}, too large for {dtype_name}: the "
+            "network squares patch values, which would overflow to inf. Rescale X "
+            f"(e.g. to [0, 1]); {dtype_name} allows |X| <= "
+            f"{_squares_limit(dtype_name):.3g}"
+            + (", float64 more." if dtype_name == "float32" else ".")
+        )
+
+
+def check_finite_result(a, maps, what):
+    """Raise a ValueError naming X's range when ``a`` is not all finite.
+
+    The input is validated finite and bounded, so a non-finite result means
+    an overflow inside a deep network; nothing non-finite is ever returned.
+    """
+    xp = array_namespace(a)
+    if bool(xp.all(xp.isfinite(a))):
+        return
+    xp_maps = array_namespace(maps)
+    largest = float(xp_maps.max(xp_maps.abs(maps))) if maps.shape[0] else 0.0
+    raise ValueError(
+        f"The computation of {what} overflowed {maps.dtype} (the largest |X| is "
+        f"{largest:.3g}): rescale X, e.g. to [0, 1], or pass it as float64."
+    )
 
 
 def _float_dtype(xp, dtype):

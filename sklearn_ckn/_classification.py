@@ -25,7 +25,7 @@ from ._backend import (
     to_namespace,
     to_numpy,
 )
-from ._base import CKNBase, _FitSetup
+from ._base import CKNBase, _FitSetup, check_finite_result
 from ._head import LOSSES, encode_targets, probabilities
 from ._network import take_rows
 from ._training import CKNTrainer, TrainingConfig, head_scores
@@ -632,6 +632,7 @@ image_shape, channel_axis, n_patches, filters :
             dev=dev,
             dtype=dtype,
         )
+        check_finite_result(scores, maps, "the decision function of X")
         return to_namespace(scores, array_namespace(maps), array_device(maps))
 
     def predict(self, X):
