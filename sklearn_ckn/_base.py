@@ -389,7 +389,8 @@ def _check_magnitude(X, xp):
     if 0 in X.shape:
         return
     dtype_name = "float32" if "float32" in str(X.dtype) else "float64"
-    largest = float(xp.max(xp.abs(X)))
+    # max and min instead of abs: no temporary the size of X
+    largest = max(float(xp.max(X)), -float(xp.min(X)))
     if largest > _squares_limit(dtype_name):
         raise ValueError(
             f"X holds values up to {largest:.3g}, too large for {dtype_name}: the "
