@@ -61,10 +61,19 @@ def _kmeans_plus_plus(x, n_clusters, rng, xp):
     return xp.stack(centers, axis=0)
 
 
-def _normalize_rows(c, xp):
-    norms = xp.sqrt(xp.sum(c * c, axis=1, keepdims=True))
-    # a cluster whose members cancel out exactly keeps a zero row rather than NaN
-    return c / xp.clip(norms, float(xp.finfo(c.dtype).smallest_normal), None)
+def _new_centroids(sums, counts, previous, xp):
+    """The normalized cluster sums; a cluster whose members cancel out keeps
+    its previous centroid.
+
+    Every unit vector has the same summed cosine (zero) to members that sum
+    to zero, so the previous centroid is as good as any, and it stays of
+    unit norm where the normalized (near-)zero sum would be zero or noise.
+    """
+    norms = xp.sqrt(xp.sum(sums * sums, axis=1, keepdims=True))
+    members = xp.reshape(xp.clip(counts, 1.0, None), (-1, 1))
+    cancelled = norms <= _duplicate_tolerance(sums.dtype, xp) * members
+    safe_norms = xp.where(cancelled, xp.ones_like(norms), norms)
+    return xp.where(cancelled, previous, sums / safe_norms)
 
 
 def spherical_kmeans(x, n_clusters, *, rng, xp, max_iter=100, tol=1e-5):
@@ -122,7 +131,7 @@ def spherical_kmeans(x, n_clusters, *, rng, xp, max_iter=100, tol=1e-5):
             worst = xp.argsort(best)
             for rank, j in enumerate(empty):
                 sums[j, :] = x[int(worst[rank]), :]
-        centroids = _normalize_rows(sums, xp)
+        centroids = _new_centroids(sums, counts, centroids, xp)
         if objective - previous < tol and not empty:
             break
         previous = objective

@@ -173,3 +173,14 @@ def test_spherical_kmeans_is_deterministic():
         for _ in range(2)
     ]
     np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_kmeans_cluster_whose_members_cancel_keeps_a_unit_centroid():
+    # one cluster over the directions +1 and -1, four of each: the sum of the
+    # members is zero, the centroid must still be a unit vector
+    x = np.array([[1.0], [-1.0]] * 4)
+    centroids, _ = spherical_kmeans(x, 1, rng=np.random.default_rng(0), xp=np)
+    np.testing.assert_allclose(np.abs(centroids), [[1.0]])
+    x = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    centroids, _ = spherical_kmeans(x, 2, rng=np.random.default_rng(3), xp=np)
+    np.testing.assert_allclose(np.linalg.norm(centroids, axis=1), 1.0)
