@@ -171,6 +171,16 @@ image_shape, channel_axis, n_patches, filters :
     n_iter_ : int
         Number of epochs run.
 
+    Notes
+    -----
+    Divergence: an epoch whose mean training loss is not finite, or is more
+    than 10 times the lowest epoch loss of this call so far, ends training
+    with a ``ConvergenceWarning``; the model then keeps the parameters that
+    began the epoch with the lowest loss (the initial ones if it diverged
+    at once) and the optimizer's state is reset. ``loss_curve_`` records the
+    diverged epoch. Interrupting ``fit`` (``KeyboardInterrupt``) keeps the
+    parameters of the last complete step, with a warning.
+
     See Also
     --------
     CKNFeatureExtractor : The same network learned without labels.
@@ -483,9 +493,13 @@ image_shape, channel_axis, n_patches, filters :
     def _run_epochs(
         self, trainer, x_train, targets, validation, *, n_epochs, rng, incremental
     ):
-        """The epoch loop: stopping rules, best-weight tracking, interruption."""
+        """The epoch loop: stopping rules, best-weight tracking, interruption
+        and divergence."""
         best_params = None
         no_improvement = 0
+        # the parameters each epoch started from, kept for the epoch with the
+        # lowest training loss: what a diverging run falls back to
+        lowest_loss, lowest_start = np.inf, None
         # a warm start may switch early stopping on or off
         if validation is not None and self.validation_scores_ is None:
             self.validation_scores_ = []
@@ -493,9 +507,18 @@ image_shape, channel_axis, n_patches, filters :
             self.best_loss_ = np.inf
         try:
             for _ in range(n_epochs):
-                value = trainer.train_epoch(x_train, targets, rng)
+                start = trainer.snapshot()
+                try:
+                    value = trainer.train_epoch(x_train, targets, rng)
+                except FloatingPointError:
+                    value = np.inf
                 self.n_iter_ += 1
                 self.loss_curve_.append(value)
+                if _diverged(value, lowest_loss):
+                    self._fall_back(trainer, value, lowest_loss, lowest_start, start)
+                    break
+                if value < lowest_loss:
+                    lowest_loss, lowest_start = value, start
                 message = f"Iteration {self.n_iter_}, loss = {value:.8f}"
                 if validation is not None:
                     score = self._accuracy(trainer, *validation)
@@ -540,6 +563,31 @@ image_shape, channel_axis, n_patches, filters :
             )
         if best_params is not None:
             trainer.restore(best_params)
+
+    def _fall_back(self, trainer, value, lowest_loss, lowest_start, start):
+        """After a diverged epoch: restore good parameters and say so."""
+        if lowest_start is None:
+            kept, restored = "from before this iteration", start
+        else:
+            kept, restored = (
+                f"that began the iteration with the lowest loss ({lowest_loss:.6g})",
+                lowest_start,
+            )
+        trainer.restore(restored)
+        # the optimizer's moments come from the diverged steps: start afresh
+        trainer.optimizer = None
+        what = (
+            "is not finite"
+            if not np.isfinite(value)
+            else f"rose to {value:.6g}, over {DIVERGENCE_FACTOR:g} times its lowest"
+        )
+        warnings.warn(
+            f"Training diverged at iteration {self.n_iter_}: the training loss "
+            f"{what}. Training stopped; the model keeps the parameters {kept}. "
+            "Lower learning_rate_init.",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
 
     @staticmethod
     def _accuracy(trainer, x, class_index):
@@ -720,6 +768,15 @@ image_shape, channel_axis, n_patches, filters :
         tags = super().__sklearn_tags__()
         tags.array_api_support = True
         return tags
+
+
+#: an epoch whose mean training loss exceeds this many times the lowest one
+#: so far has diverged
+DIVERGENCE_FACTOR = 10.0
+
+
+def _diverged(value, lowest_loss):
+    return not np.isfinite(value) or value > DIVERGENCE_FACTOR * lowest_loss
 
 
 def _labels(y):
