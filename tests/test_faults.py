@@ -1,0 +1,193 @@
+"""Faults: interrupted and failed fits leave consistent estimators.
+
+- a KeyboardInterrupt during training keeps a usable model (with a warning)
+  that ``warm_start`` and ``partial_fit`` resume;
+- a KeyboardInterrupt before training (during the unsupervised start)
+  propagates and leaves an earlier fit as it was;
+- a fit that fails mid-way (bad input found in a deeper layer) leaves an
+  earlier fit as it was.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+
+from sklearn_ckn import CKNClassifier, CKNFeatureExtractor, _network, _training
+
+# every attribute a fit sets
+CLASSIFIER_STATE = (
+    "classes_",
+    "filters_",
+    "lintrans_",
+    "coef_",
+    "intercept_",
+    "feature_mean_",
+    "feature_scale_",
+    "loss_curve_",
+    "n_iter_",
+    "best_loss_",
+    "image_shape_",
+    "output_shape_",
+    "n_features_in_",
+)
+EXTRACTOR_STATE = (
+    "filters_",
+    "lintrans_",
+    "image_shape_",
+    "output_shape_",
+    "n_features_in_",
+)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X[:150] / 16.0, y[:150]
+
+
+def _dots(n=12):
+    """Images of one dot at the same place: layer 0 learns, layer 1 finds
+    only 16 distinct patches."""
+    X = np.zeros((n, 64))
+    X[:, 27] = 1.0
+    return X
+
+
+def _classifier(**kwargs):
+    params = dict(n_filters=(4, 20), image_shape=(8, 8), max_iter=3, random_state=0)
+    params.update(kwargs)
+    return CKNClassifier(**params)
+
+
+def _fit_quietly(estimator, *data):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return estimator.fit(*data)
+
+
+def _state(estimator, names):
+    """Copies of the fitted attributes (lists of arrays included)."""
+    state = {}
+    for name in names:
+        value = getattr(estimator, name)
+        if isinstance(value, list):
+            value = [np.array(v, copy=True) for v in value]
+        elif isinstance(value, np.ndarray):
+            value = value.copy()
+        state[name] = value
+    return state
+
+
+def _assert_same_state(estimator, state):
+    for name, before in state.items():
+        after = getattr(estimator, name)
+        if isinstance(before, list):
+            assert len(after) == len(before), name
+            for a, b in zip(after, before):
+                np.testing.assert_array_equal(a, b, err_msg=name)
+        else:
+            np.testing.assert_array_equal(after, before, err_msg=name)
+
+
+def _interrupt(monkeypatch, owner, name, on_call):
+    """Make ``owner.name`` raise KeyboardInterrupt on its ``on_call``-th call."""
+    original = getattr(owner, name)
+    calls = {"n": 0}
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == on_call:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, interrupted)
+    return original
+
+
+def test_failed_classifier_refit_leaves_the_previous_fit(digits):
+    X, y = digits
+    clf = _fit_quietly(_classifier(), X, y)
+    state = _state(clf, CLASSIFIER_STATE)
+    scores = clf.decision_function(X)
+    with pytest.raises(ValueError, match="Layer 1 asks for n_filters=20, but only 16"):
+        clf.fit(_dots(), np.arange(12) % 3)
+    _assert_same_state(clf, state)
+    np.testing.assert_array_equal(clf.decision_function(X), scores)
+    # and it still trains on from there
+    clf.partial_fit(X, y)
+    assert clf.n_iter_ == state["n_iter_"] + 1
+
+
+def test_failed_extractor_refit_leaves_the_previous_fit(digits):
+    X = digits[0]
+    ckn = CKNFeatureExtractor(n_filters=(4, 20), image_shape=(8, 8), random_state=0)
+    ckn.fit(X)
+    state = _state(ckn, EXTRACTOR_STATE)
+    features = ckn.transform(X)
+    with pytest.raises(ValueError, match="Layer 1 asks for n_filters=20"):
+        ckn.fit(_dots())
+    _assert_same_state(ckn, state)
+    np.testing.assert_array_equal(ckn.transform(X), features)
+
+
+def test_failed_warm_start_leaves_the_previous_fit(digits):
+    X, y = digits
+    clf = _fit_quietly(_classifier(warm_start=True), X, y)
+    state = _state(clf, CLASSIFIER_STATE)
+    with pytest.raises(ValueError, match=r"labels \[10\] that are not in classes_"):
+        clf.fit(X, np.where(y == 0, 10, y))
+    with pytest.raises(ValueError, match="X has 63 features"):
+        clf.fit(X[:, :63], y)
+    _assert_same_state(clf, state)
+
+
+def test_interrupt_during_the_unsupervised_start_keeps_the_previous_fit(
+    digits, monkeypatch
+):
+    X, y = digits
+    clf = _fit_quietly(_classifier(), X, y)
+    state = _state(clf, CLASSIFIER_STATE)
+    # the second layer's k-means of the refit is interrupted
+    _interrupt(monkeypatch, _network, "spherical_kmeans", on_call=2)
+    with pytest.raises(KeyboardInterrupt):
+        clf.fit(X[::-1], y[::-1])
+    _assert_same_state(clf, state)
+    assert clf.score(X, y) > 0.8
+
+
+def test_interrupt_during_the_initial_head_keeps_the_previous_fit(digits, monkeypatch):
+    X, y = digits
+    clf = _fit_quietly(_classifier(), X, y)
+    state = _state(clf, CLASSIFIER_STATE)
+    _interrupt(monkeypatch, _training.CKNTrainer, "init_head", on_call=1)
+    with pytest.raises(KeyboardInterrupt):
+        clf.fit(X[::-1], y[::-1])
+    _assert_same_state(clf, state)
+
+
+@pytest.mark.parametrize("resume", ["warm_start", "partial_fit"])
+def test_interrupted_training_is_usable_and_resumes(digits, monkeypatch, resume):
+    X, y = digits
+    original = _interrupt(monkeypatch, _training.CKNTrainer, "train_epoch", 3)
+    with pytest.warns(UserWarning, match="interrupted by the user"):
+        clf = _classifier(max_iter=5).fit(X, y)
+    # two complete epochs; the model is that of their end
+    assert clf.n_iter_ == len(clf.loss_curve_) == 2
+    reference = _fit_quietly(_classifier(max_iter=2), X, y)
+    np.testing.assert_array_equal(clf.coef_, reference.coef_)
+    for a, b in zip(clf.filters_, reference.filters_):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(clf.predict(X), reference.predict(X))
+    monkeypatch.setattr(_training.CKNTrainer, "train_epoch", original)
+    if resume == "warm_start":
+        _fit_quietly(clf.set_params(warm_start=True, max_iter=2), X, y)
+        assert clf.n_iter_ == 4
+    else:
+        clf.partial_fit(X, y)
+        assert clf.n_iter_ == 3
+    # it trained on from the interrupted model, not from a new start
+    assert not np.array_equal(clf.coef_, reference.coef_)
+    assert clf.loss_curve_[:2] == reference.loss_curve_
