@@ -236,6 +236,23 @@ def test_float32_values_whose_squares_overflow_are_refused(call):
         _call(call, X)
 
 
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_result_is_never_returned(value):
+    # the last guard, for overflows inside deep networks that the range
+    # check lets through: any NaN or inf in a result raises
+    from sklearn_ckn._base import check_finite_result
+
+    maps = np.full((2, 4, 4, 1), 3.0)
+    result = np.ones((3, 5))
+    check_finite_result(result, maps, "the features of X")
+    result[1, 2] = value
+    with pytest.raises(
+        ValueError,
+        match=r"features of X overflowed float64 \(the largest \|X\| is 3\)",
+    ):
+        check_finite_result(result, maps, "the features of X")
+
+
 # ------------------------------------------------ accepted and converted
 
 
