@@ -19,6 +19,7 @@ __all__ = [
     "array_namespace",
     "compute_namespace",
     "cupy_available",
+    "exp_in_place",
     "is_array_api_obj",
     "is_numpy_namespace",
     "max_float_dtype",
@@ -93,6 +94,14 @@ def compute_namespace(X, device, *, follow_input):
 def is_numpy_namespace(xp):
     """Return True when ``xp`` computes with NumPy."""
     return xp.__name__ in {"numpy", "array_api_compat.numpy"}
+
+
+def exp_in_place(x, xp):
+    """exp(x), overwriting ``x`` where the library can (NumPy and CuPy ufuncs
+    take ``out=``; the array API standard has no such argument)."""
+    if is_numpy_namespace(xp) or xp.__name__.endswith("cupy"):
+        return xp.exp(x, out=x)
+    return xp.exp(x)
 
 
 def max_float_dtype(xp, dev):

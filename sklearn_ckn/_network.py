@@ -205,20 +205,41 @@ def transform_in_batches(
     out = out_xp.empty((n, n_out), dtype=out_dtype, device=out_dev)
     nd = len(shapes[0].input)
     channel_first = (0, nd + 1, *range(1, nd + 1))
+    # when the output lives where the features are computed, each chunk
+    # writes its rows itself (in its thread): no concatenation, no extra copy
+    direct = _same_place(xp, dev, out_xp, out_dev)
+
+    def features(batch, start, rows):
+        feats = forward(batch[rows, ...], layers, xp)
+        flat = xp.reshape(
+            xp.permute_dims(feats, channel_first), (feats.shape[0], n_out)
+        )
+        if not direct:
+            return flat
+        first = start + rows.start
+        out[first : first + flat.shape[0], :] = flat
+        return None
+
     with ChunkRunner(xp) as runner:
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             batch = to_namespace(x[start:stop, ...], xp, dev, dtype)
             parts = runner.map(
-                lambda rows: forward(batch[rows, ...], layers, xp),  # noqa: B023
+                lambda rows: features(batch, start, rows),  # noqa: B023
                 stop - start,
             )
+            if direct:
+                continue
             feats = xp.concat(parts, axis=0) if len(parts) > 1 else parts[0]
-            feats = xp.reshape(
-                xp.permute_dims(feats, channel_first), (stop - start, n_out)
-            )
             out[start:stop, :] = to_namespace(feats, out_xp, out_dev)
     return out
+
+
+def _same_place(xp, dev, out_xp, out_dev):
+    """Whether arrays of ``xp`` on ``dev`` can be written into ``out_xp``'s."""
+    if is_numpy_namespace(xp) and is_numpy_namespace(out_xp):
+        return True
+    return xp.__name__ == out_xp.__name__ and str(dev) == str(out_dev)
 
 
 def _sample_patches(

@@ -49,18 +49,40 @@ def filter_transform(z, n_channels, xp):
     return xp.permute_dims(u, (0, 2, 1))
 
 
+#: B^T of F(2x2, 3x3): tile rows (and columns) to their transformed values
+_B_T = ((1, 0, -1, 0), (0, 1, 1, 0), (0, -1, 1, 0), (0, 1, 0, -1))
+#: A^T: the 4 transformed rows (and columns) of a tile to its 2 outputs
+_A_T = ((1, 1, 1, 0), (0, 1, -1, -1))
+
+
+def _kron(a, b):
+    """Kronecker product of two nested tuples, as nested lists."""
+    return [[x * y for x in row_a for y in row_b] for row_a in a for row_b in b]
+
+
+def _constant(values, like, xp):
+    return xp.asarray(values, dtype=like.dtype, device=array_device(like))
+
+
 def _input_transform(padded, n_tiles, xp):
-    """B^T d B for every 4x4 tile at stride 2: array (16, n * th * tw, C)."""
+    """B^T d B for every 4x4 tile at stride 2: array (16, n * th * tw, C).
+
+    The 16 tile positions are gathered once (strided slices) and mixed by one
+    (16, 16) GEMM, kron(B^T, B^T), which reads them once instead of building
+    the transform from 20 intermediate sums.
+    """
     th, tw = n_tiles
     n, c = padded.shape[0], padded.shape[-1]
-
-    def combine(s):  # B^T applied to the four strided slices s[0..3]
-        return [s[0] - s[2], s[1] + s[2], s[2] - s[1], s[1] - s[3]]
-
-    parts = []
-    for r in combine([padded[:, k : k + 2 * th - 1 : 2, ...] for k in range(4)]):
-        parts.extend(combine([r[:, :, k : k + 2 * tw - 1 : 2, :] for k in range(4)]))
-    v = xp.stack(parts, axis=0)  # (16, n, th, tw, C)
+    tiles = xp.stack(
+        [
+            padded[:, a : a + 2 * th - 1 : 2, b : b + 2 * tw - 1 : 2, :]
+            for a in range(4)
+            for b in range(4)
+        ],
+        axis=0,
+    )  # (16, n, th, tw, C), position a * 4 + b
+    mix = _constant(_kron(_B_T, _B_T), padded, xp)
+    v = xp.matmul(mix, xp.reshape(tiles, (16, -1)))
     return xp.reshape(v, (16, n * th * tw, c))
 
 
@@ -99,18 +121,14 @@ def winograd_products(padded, z, out_shape, xp, transformed=None):
     if transformed is None:
         transformed = filter_transform(z, c, xp)
     m = xp.matmul(_input_transform(padded, (th, tw), xp), transformed)
-    m = [m[k, ...] for k in range(16)]  # (n * th * tw, p) each, position a * 4 + b
-    # A^T m A with A^T = [[1, 1, 1, 0], [0, 1, -1, -1]], first along a, then b
-    s = [
-        [m[b] + m[4 + b] + m[8 + b] for b in range(4)],
-        [m[4 + b] - m[8 + b] - m[12 + b] for b in range(4)],
-    ]
-    out = xp.empty((n, 2 * th, 2 * tw, p), dtype=m[0].dtype, device=array_device(m[0]))
-    for x in range(2):
-        even = s[x][0] + s[x][1] + s[x][2]
-        odd = s[x][1] - s[x][2] - s[x][3]
-        out[:, x::2, 0::2, :] = xp.reshape(even, (n, th, tw, p))
-        out[:, x::2, 1::2, :] = xp.reshape(odd, (n, th, tw, p))
+    # A^T m A for every tile as one (4, 16) GEMM, kron(A^T, A^T): output
+    # (x, y) of each 2x2 block, then laid out as the (2 th, 2 tw) map
+    mix = _constant(_kron(_A_T, _A_T), m, xp)
+    blocks = xp.matmul(mix, xp.reshape(m, (16, -1)))
+    blocks = xp.reshape(blocks, (2, 2, n, th, tw, p))
+    out = xp.reshape(
+        xp.permute_dims(blocks, (2, 3, 0, 4, 1, 5)), (n, 2 * th, 2 * tw, p)
+    )
     if (2 * th, 2 * tw) != (height, width):
         out = out[:, :height, :width, :]
     return out
