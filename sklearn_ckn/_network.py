@@ -26,6 +26,8 @@ DEFAULT_BATCH_BYTES = 256 * 2**20
 
 #: images per task when NumPy runs the forward pass of a batch on the CPU
 HOST_CHUNK = 16
+#: intermediates allowed per thread chunk of the forward pass (host_chunk)
+CHUNK_BYTES = 14 * 2**20
 
 __all__ = [
     "ChunkRunner",
@@ -111,7 +113,8 @@ def _blas_threads():
 class ChunkRunner:
     """Maps a function over chunks of a batch, in parallel on the host.
 
-    On NumPy the batch is cut into chunks of ``HOST_CHUNK`` samples, run by as
+    On NumPy the batch is cut into chunks of ``chunk`` samples (default
+    ``HOST_CHUNK``; :func:`host_chunk` sizes them for a network), run by as
     many Python threads as BLAS had, with BLAS single-threaded: small chunks
     keep each layer's intermediates in cache, and NumPy releases the GIL in
     BLAS and in its ufuncs, so the threads run in parallel (on two cores
@@ -122,7 +125,8 @@ class ChunkRunner:
     depend on thread timing.
     """
 
-    def __init__(self, xp):
+    def __init__(self, xp, chunk=HOST_CHUNK):
+        self.chunk = chunk
         self.threaded = is_numpy_namespace(xp)
         self.n_threads = _blas_threads() if self.threaded else 1
 
@@ -139,19 +143,17 @@ class ChunkRunner:
 
     def map(self, function, n_samples):
         """``[function(rows) for rows in chunks]``, ``rows`` a slice of the batch."""
-        step = HOST_CHUNK if self.threaded else max(n_samples, 1)
+        step = self.chunk if self.threaded else max(n_samples, 1)
         chunks = [slice(start, start + step) for start in range(0, n_samples, step)]
         if self._pool is None:
             return [function(rows) for rows in chunks]
         return list(self._pool.map(function, chunks))
 
 
-def auto_batch_size(shapes, specs, itemsize, budget_bytes=DEFAULT_BATCH_BYTES):
-    """Samples per batch so that one batch's largest intermediates fit the budget.
-
-    Counts, per layer and per sample, the padded input, the patch matrix (built
-    once by stacking, once reshaped), the responses and their pooled copies.
-    """
+def _bytes_per_sample(shapes, specs, itemsize):
+    """A sample's largest intermediates in any layer: its padded input, the
+    patch matrix (built once by stacking, once reshaped), the responses and
+    their pooled copies."""
     per_sample = 0
     for shape, spec in zip(shapes, specs):
         positions = math.prod(shape.conv)
@@ -159,7 +161,24 @@ def auto_batch_size(shapes, specs, itemsize, budget_bytes=DEFAULT_BATCH_BYTES):
         per_sample = max(
             per_sample, positions * (2 * patch_len + 4 * spec.n_filters) * itemsize
         )
-    return max(1, budget_bytes // max(per_sample, 1))
+    return max(per_sample, 1)
+
+
+def auto_batch_size(shapes, specs, itemsize, budget_bytes=DEFAULT_BATCH_BYTES):
+    """Samples per batch so that one batch's largest intermediates fit the budget."""
+    return max(1, budget_bytes // _bytes_per_sample(shapes, specs, itemsize))
+
+
+def host_chunk(shapes, specs, itemsize):
+    """Samples per thread chunk of the forward pass on the host.
+
+    Chunks whose intermediates stay near the caches run faster in two
+    threads: on two cores, float32, 28x28x1 images ran fastest in chunks of
+    8 and 32x32x3 in chunks of 6 (docs/benchmarks.md), which this budget
+    gives; never more than ``HOST_CHUNK``.
+    """
+    fit = CHUNK_BYTES // _bytes_per_sample(shapes, specs, itemsize)
+    return int(min(max(fit, 1), HOST_CHUNK))
 
 
 def _dtype_name(dtype):
@@ -220,7 +239,8 @@ def transform_in_batches(
         out[first : first + flat.shape[0], :] = flat
         return None
 
-    with ChunkRunner(xp) as runner:
+    chunk = host_chunk(shapes, specs, xp.finfo(dtype).bits // 8)
+    with ChunkRunner(xp, chunk) as runner:
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             batch = to_namespace(x[start:stop, ...], xp, dev, dtype)
