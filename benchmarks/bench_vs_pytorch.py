@@ -44,7 +44,7 @@ from threadpoolctl import threadpool_limits
 from sklearn_ckn import CKNClassifier, CKNFeatureExtractor
 from sklearn_ckn._backend import to_numpy
 from sklearn_ckn._layer import responses
-from sklearn_ckn._network import HOST_CHUNK
+from sklearn_ckn._network import host_chunk
 from sklearn_ckn._pooling import pool, pooling_matrices
 from sklearn_ckn._winograd import winograd_applies
 
@@ -195,15 +195,16 @@ def transform_row(image_shape, subsampling, dtype, rng, repeats, peak):
 def forward_breakdown(image_shape, subsampling, rng, repeats, n_threads):
     """Median time of each stage of our forward pass, float32, as transform runs it.
 
-    transform runs chunks of ``HOST_CHUNK`` images on ``n_threads`` threads
+    transform runs chunks of ``host_chunk`` images on ``n_threads`` threads
     with single-threaded BLAS; each stage is timed on one chunk, on one
     thread, then scaled to the batch and divided by the threads.
     """
     images, extractor = fit_case(image_shape, subsampling, np.float32, rng)
     maps, xp, dev, dtype = extractor._inference_setup(images, "transform")
     params = extractor._network_params(xp, dev, dtype)
-    scale = BATCH / HOST_CHUNK / n_threads
-    stages, h = [], maps[:HOST_CHUNK]
+    chunk = host_chunk(extractor._shapes, extractor._specs, 4)
+    scale = BATCH / chunk / n_threads
+    stages, h = [], maps[:chunk]
     with threadpool_limits(1, user_api="blas"):
         for index, (spec, shape, (z, m)) in enumerate(
             zip(extractor._specs, extractor._shapes, params), start=1
@@ -419,8 +420,9 @@ def main():
         breakdown_rows,
         notes=[
             common,
-            f"Each stage timed alone on its real input, one chunk of {HOST_CHUNK} "
-            "images on one thread (BLAS single-threaded, as transform runs it), "
+            "Each stage timed alone on its real input, one chunk of images "
+            "(6 of 32x32x3, 8 of 28x28x1: host_chunk) on one thread (BLAS "
+            "single-threaded, as transform runs it), "
             f"scaled to the batch and divided by the {args.threads} threads; "
             "transform also validates, converts and copies, and its threads "
             "share memory bandwidth, so the shares need not add up to 100 %.",
