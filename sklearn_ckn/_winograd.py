@@ -1,27 +1,73 @@
-"""Winograd F(2x2, 3x3): the products <z_f, x> of 3x3 filters with every patch.
+"""Winograd F(m x m, 3x3): the products <z_f, x> of 3x3 filters with every patch.
 
 The minimal filtering algorithm of Winograd (Lavin and Gray, "Fast algorithms
-for convolutional neural networks", CVPR 2016) computes a 2x2 block of outputs
-from a 4x4 input tile in 16 products instead of 36: each tile is transformed
-(B^T d B), each filter too (G g G^T), the 16 transformed positions are
-multiplied as 16 matrix products over the channels, and the outputs are
-transformed back (A^T m A). For CKN's second and later layers this replaces
-the patch matrix (im2col, 9 C values per position) and one product with
-2.25 times fewer multiply-adds; it serves the forward pass only (training
-keeps the patches, which its backward pass needs).
+for convolutional neural networks", CVPR 2016) computes an m x m block of
+outputs from a (m + 2) x (m + 2) input tile in (m + 2)^2 products instead of
+9 m^2: each tile is transformed (B^T d B), each filter too (G g G^T), the
+(m + 2)^2 transformed positions are multiplied as as many matrix products
+over the channels, and the outputs are transformed back (A^T M A). With
+m = 2 (16 products per 4 outputs) or m = 4 (36 per 16, taken where it saves
+enough products for the map: :func:`output_tile`), this replaces the patch
+matrix (im2col, 9 C values per position) and its product for CKN's second
+and later layers, with 2.25 to 4 times fewer multiply-adds; it serves the
+forward pass only (training keeps the patches, which its backward pass
+needs). Each transform is one small GEMM with a Kronecker product of the
+1-D matrices.
 
 Maps are channels-last, (n, H, W, C); filters are in the internal patch order
 (offset-major, channel fastest) of :mod:`sklearn_ckn._patches`.
 """
 
+import math
+
 from array_api_compat import device as array_device
 
-__all__ = ["filter_transform", "winograd_applies", "winograd_products"]
+__all__ = [
+    "filter_transform",
+    "output_tile",
+    "winograd_applies",
+    "winograd_products",
+]
 
 #: fewest input channels served (chosen, not tuned: with 1 or 3 channels, a first
 #: layer, the patch matrix is small and its one product cheap; measured gain only
 #: at 64 channels, docs/benchmarks.md)
 MIN_CHANNELS = 16
+
+#: the 1-D matrices B^T (tile to transformed), G (filter to transformed) and
+#: A^T (transformed to outputs) of F(m, 3), by output size m; interpolation
+#: points 0, 1, -1 (and 2, -2 for m = 4) and infinity
+_MATRICES = {
+    2: dict(
+        B_T=((1, 0, -1, 0), (0, 1, 1, 0), (0, -1, 1, 0), (0, 1, 0, -1)),
+        G=((1, 0, 0), (1 / 2, 1 / 2, 1 / 2), (1 / 2, -1 / 2, 1 / 2), (0, 0, 1)),
+        A_T=((1, 1, 1, 0), (0, 1, -1, -1)),
+    ),
+    4: dict(
+        B_T=(
+            (4, 0, -5, 0, 1, 0),
+            (0, -4, -4, 1, 1, 0),
+            (0, 4, -4, -1, 1, 0),
+            (0, -2, -1, 2, 1, 0),
+            (0, 2, -1, -2, 1, 0),
+            (0, 4, 0, -5, 0, 1),
+        ),
+        G=(
+            (1 / 4, 0, 0),
+            (-1 / 6, -1 / 6, -1 / 6),
+            (-1 / 6, 1 / 6, -1 / 6),
+            (1 / 24, 1 / 12, 1 / 6),
+            (1 / 24, -1 / 12, 1 / 6),
+            (0, 0, 1),
+        ),
+        A_T=(
+            (1, 1, 1, 1, 1, 0),
+            (0, 1, -1, 2, -2, 0),
+            (0, 1, 1, 4, 4, 0),
+            (0, 1, -1, 8, -8, 1),
+        ),
+    ),
+}
 
 
 def winograd_applies(patch_shape, n_channels):
@@ -29,30 +75,27 @@ def winograd_applies(patch_shape, n_channels):
     return tuple(patch_shape) == (3, 3) and n_channels >= MIN_CHANNELS
 
 
-def filter_transform(z, n_channels, xp):
-    """G g G^T for every filter: array (16, C, p), position a * 4 + b first.
+#: m = 4 is taken when it needs at most this share of m = 2's products:
+#: measured on two cores (float32, docs/benchmarks.md), 16 x 16 maps (44 %
+#: fewer products) ran 10-16 % faster end to end, 14 x 14 maps (27 % fewer,
+#: but tiles that overhang the map by two rows and columns) no faster
+F4_PRODUCT_SHARE = 0.7
 
-    It depends on the filters alone: compute it once per transform and pass
-    it to :func:`winograd_products`.
+
+def output_tile(out_shape):
+    """The output block size m (2 or 4) for a map of ``out_shape`` products.
+
+    A map of H x W outputs takes ceil(H / m) ceil(W / m) tiles of (m + 2)^2
+    products each. m = 4 has about four times m = 2's float32 rounding
+    (still about 1e-6 of the products, far below what M amplifies), so it is
+    taken only where it saves enough (``F4_PRODUCT_SHARE``).
     """
-    p = z.shape[0]
-    g = xp.reshape(z, (p, 3, 3, n_channels))
+    height, width = out_shape
 
-    def rows(t):  # G applied along the first offset axis: 3 -> 4
-        t0, t1, t2 = t[:, 0, ...], t[:, 1, ...], t[:, 2, ...]
-        return [t0, (t0 + t1 + t2) / 2, (t0 - t1 + t2) / 2, t2]
+    def products(m):
+        return (m + 2) ** 2 * math.ceil(height / m) * math.ceil(width / m)
 
-    columns = []
-    for r in rows(g):  # r: (p, 3, C), then G along the second offset axis
-        columns.extend(rows(r))
-    u = xp.stack(columns, axis=0)  # (16, p, C)
-    return xp.permute_dims(u, (0, 2, 1))
-
-
-#: B^T of F(2x2, 3x3): tile rows (and columns) to their transformed values
-_B_T = ((1, 0, -1, 0), (0, 1, 1, 0), (0, -1, 1, 0), (0, 1, 0, -1))
-#: A^T: the 4 transformed rows (and columns) of a tile to its 2 outputs
-_A_T = ((1, 1, 1, 0), (0, 1, -1, -1))
+    return 4 if products(4) <= F4_PRODUCT_SHARE * products(2) else 2
 
 
 def _kron(a, b):
@@ -60,30 +103,63 @@ def _kron(a, b):
     return [[x * y for x in row_a for y in row_b] for row_a in a for row_b in b]
 
 
-def _constant(values, like, xp):
-    return xp.asarray(values, dtype=like.dtype, device=array_device(like))
+#: kron(X, X) arrays by (matrix, m, namespace, dtype, device): built once, as
+#: building them from Python lists holds the GIL that the chunk threads share
+_MIXING_CACHE = {}
 
 
-def _input_transform(padded, n_tiles, xp):
-    """B^T d B for every 4x4 tile at stride 2: array (16, n * th * tw, C).
+def _mixing(name, m, like, xp):
+    """kron(X, X) for the 1-D matrix ``name`` of F(m, 3), as ``like``'s arrays."""
+    dev = array_device(like)
+    key = (name, m, xp.__name__, str(like.dtype), str(dev))
+    if key not in _MIXING_CACHE:
+        x = _MATRICES[m][name]
+        _MIXING_CACHE[key] = xp.asarray(_kron(x, x), dtype=like.dtype, device=dev)
+    return _MIXING_CACHE[key]
 
-    The 16 tile positions are gathered once (strided slices) and mixed by one
-    (16, 16) GEMM, kron(B^T, B^T), which reads them once instead of building
-    the transform from 20 intermediate sums.
+
+def filter_transform(z, n_channels, xp, m=2):
+    """G g G^T for every filter: array ((m + 2)^2, C, p), position a (m + 2) + b.
+
+    It depends on the filters (and m) alone: compute it once per transform
+    and pass it to :func:`winograd_products`, which reads m from its size.
+    """
+    p = z.shape[0]
+    t2 = (m + 2) ** 2
+    # (p, 9, C) -> (9, p * C): offsets first, as kron(G, G) mixes them
+    g = xp.reshape(
+        xp.permute_dims(xp.reshape(z, (p, 9, n_channels)), (1, 0, 2)), (9, -1)
+    )
+    mix = _mixing("G", m, z, xp)
+    # nine broadcast products, not a GEMM: a multi-threaded BLAS call here
+    # leaves OpenBLAS workers spinning while transform's chunk threads start,
+    # which measured as slow as one thread
+    u = mix[:, 0:1] * g[0:1, :]
+    for offset in range(1, 9):
+        u += mix[:, offset : offset + 1] * g[offset : offset + 1, :]
+    # (C, p) views of (p, C) blocks: the layout the products were tuned with
+    return xp.permute_dims(xp.reshape(u, (t2, p, n_channels)), (0, 2, 1))
+
+
+def _input_transform(padded, n_tiles, m, xp):
+    """B^T d B for every tile at stride m: array ((m + 2)^2, n * th * tw, C).
+
+    The tile positions are gathered once (strided slices) and mixed by one
+    GEMM with kron(B^T, B^T).
     """
     th, tw = n_tiles
+    t = m + 2
     n, c = padded.shape[0], padded.shape[-1]
     tiles = xp.stack(
         [
-            padded[:, a : a + 2 * th - 1 : 2, b : b + 2 * tw - 1 : 2, :]
-            for a in range(4)
-            for b in range(4)
+            padded[:, a : a + m * (th - 1) + 1 : m, b : b + m * (tw - 1) + 1 : m, :]
+            for a in range(t)
+            for b in range(t)
         ],
         axis=0,
-    )  # (16, n, th, tw, C), position a * 4 + b
-    mix = _constant(_kron(_B_T, _B_T), padded, xp)
-    v = xp.matmul(mix, xp.reshape(tiles, (16, -1)))
-    return xp.reshape(v, (16, n * th * tw, c))
+    )  # (t^2, n, th, tw, C), position a * t + b
+    v = xp.matmul(_mixing("B_T", m, padded, xp), xp.reshape(tiles, (t * t, -1)))
+    return xp.reshape(v, (t * t, n * th * tw, c))
 
 
 def winograd_products(padded, z, out_shape, xp, transformed=None):
@@ -98,8 +174,9 @@ def winograd_products(padded, z, out_shape, xp, transformed=None):
     out_shape : tuple (H, W)
         Spatial shape of the products, as im2col would give.
     xp : module
-    transformed : array of shape (16, C, p) or None, default=None
-        :func:`filter_transform` of ``z``, when already computed.
+    transformed : array of shape ((m + 2)^2, C, p) or None, default=None
+        :func:`filter_transform` of ``z``, when already computed; its size
+        sets m. None: computed here, with m from :func:`output_tile`.
 
     Returns
     -------
@@ -108,27 +185,29 @@ def winograd_products(padded, z, out_shape, xp, transformed=None):
     """
     n, c, p = padded.shape[0], padded.shape[-1], z.shape[0]
     height, width = out_shape
-    th, tw = (height + 1) // 2, (width + 1) // 2
-    extra = (2 * th + 2 - padded.shape[1], 2 * tw + 2 - padded.shape[2])
-    if any(extra):  # an odd output size: one more row or column of zeros
+    if transformed is None:
+        transformed = filter_transform(z, c, xp, output_tile(out_shape))
+    m = math.isqrt(transformed.shape[0]) - 2
+    th, tw = -(-height // m), -(-width // m)
+    extra = (m * th + 2 - padded.shape[1], m * tw + 2 - padded.shape[2])
+    if any(extra):  # the tiles overhang the map: zeros there
         grown = xp.zeros(
-            (n, 2 * th + 2, 2 * tw + 2, c),
+            (n, m * th + 2, m * tw + 2, c),
             dtype=padded.dtype,
             device=array_device(padded),
         )
         grown[:, : padded.shape[1], : padded.shape[2], :] = padded
         padded = grown
-    if transformed is None:
-        transformed = filter_transform(z, c, xp)
-    m = xp.matmul(_input_transform(padded, (th, tw), xp), transformed)
-    # A^T m A for every tile as one (4, 16) GEMM, kron(A^T, A^T): output
-    # (x, y) of each 2x2 block, then laid out as the (2 th, 2 tw) map
-    mix = _constant(_kron(_A_T, _A_T), m, xp)
-    blocks = xp.matmul(mix, xp.reshape(m, (16, -1)))
-    blocks = xp.reshape(blocks, (2, 2, n, th, tw, p))
-    out = xp.reshape(
-        xp.permute_dims(blocks, (2, 3, 0, 4, 1, 5)), (n, 2 * th, 2 * tw, p)
+    products = xp.matmul(_input_transform(padded, (th, tw), m, xp), transformed)
+    # A^T M A for every tile as one GEMM with kron(A^T, A^T): output (x, y)
+    # of each m x m block, then laid out as the (m th, m tw) map
+    blocks = xp.matmul(
+        _mixing("A_T", m, products, xp), xp.reshape(products, ((m + 2) ** 2, -1))
     )
-    if (2 * th, 2 * tw) != (height, width):
+    blocks = xp.reshape(blocks, (m, m, n, th, tw, p))
+    out = xp.reshape(
+        xp.permute_dims(blocks, (2, 3, 0, 4, 1, 5)), (n, m * th, m * tw, p)
+    )
+    if (m * th, m * tw) != (height, width):
         out = out[:, :height, :width, :]
     return out

@@ -29,32 +29,54 @@ CASES = [
 
 @pytest.mark.parametrize("spatial, padding", CASES)
 @pytest.mark.parametrize("n_channels", [3, 16])
-def test_products_match_the_patch_matrix(xp, spatial, padding, n_channels):
+@pytest.mark.parametrize("m", [2, 4])
+def test_products_match_the_patch_matrix(xp, spatial, padding, n_channels, m):
     rng = np.random.default_rng(0)
     h = rng.standard_normal((2, *spatial, n_channels))
     z = _unit_rows(rng.standard_normal((5, 9 * n_channels)))
     padded = pad_map(xp.asarray(h), padding_widths((3, 3), padding), xp)
     patches = _host(extract_patches(padded, (3, 3), xp))
     expected = patches @ z.T
-    got = _host(winograd_products(padded, xp.asarray(z), expected.shape[1:3], xp))
+    transformed = filter_transform(xp.asarray(z), n_channels, xp, m)
+    assert transformed.shape == ((m + 2) ** 2, n_channels, 5)
+    got = _host(
+        winograd_products(
+            padded, xp.asarray(z), expected.shape[1:3], xp, transformed=transformed
+        )
+    )
     assert got.shape == expected.shape
     np.testing.assert_allclose(
         got, expected, rtol=0, atol=1e-12 * np.abs(expected).max()
     )
 
 
-def test_products_in_float32(xp):
+@pytest.mark.parametrize("m", [2, 4])
+def test_products_in_float32(xp, m):
     rng = np.random.default_rng(1)
     h = rng.random((3, 14, 14, 64))
     z = _unit_rows(rng.standard_normal((32, 9 * 64)))
     padded = pad_map(xp.asarray(h, dtype=xp.float32), (1, 1), xp)
-    got = _host(
-        winograd_products(padded, xp.asarray(z, dtype=xp.float32), (14, 14), xp)
-    )
+    z32 = xp.asarray(z, dtype=xp.float32)
+    transformed = filter_transform(z32, 64, xp, m)
+    got = _host(winograd_products(padded, z32, (14, 14), xp, transformed=transformed))
     assert got.dtype == np.float32
     exact = extract_patches(pad_map(h, (1, 1), np), (3, 3), np) @ z.T
     rel = np.linalg.norm(got - exact) / np.linalg.norm(exact)
+    # the float32 patch matrix's own product is about 1e-7 off
     assert rel <= 1e-6, rel
+
+
+def test_output_tile_takes_the_fewer_products():
+    from sklearn_ckn._winograd import output_tile
+
+    # 16 x 16: 64 tiles of 16 (1024) against 16 tiles of 36 (576, 56 %)
+    assert output_tile((16, 16)) == 4
+    assert output_tile((32, 32)) == 4
+    # 14 x 14: 49 tiles of 16 (784) against 16 tiles of 36 (576, 73 %)
+    assert output_tile((14, 14)) == 2
+    # 2 x 3: 2 tiles of 16 (32) against 1 tile of 36
+    assert output_tile((2, 3)) == 2
+    assert output_tile((1, 1)) == 2
 
 
 def test_transform_path_equals_the_training_path(xp):
