@@ -7,7 +7,9 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_ckn import CKNClassifier, CKNFeatureExtractor
+from sklearn_ckn import CKNFeatureExtractor
+
+from ._fitting import fit_quietly, small_classifier
 
 
 @pytest.fixture(scope="module")
@@ -17,15 +19,10 @@ def digits():
 
 
 def _small(**kwargs):
-    params = dict(n_filters=(6, 12), image_shape=(8, 8), max_iter=8, random_state=0)
-    params.update(kwargs)
-    return CKNClassifier(**params)
+    return small_classifier(**{"max_iter": 8, **kwargs})
 
 
-def _quiet_fit(clf, X, y):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return clf.fit(X, y)
+_quiet_fit = fit_quietly
 
 
 @pytest.mark.parametrize("loss", ["squared_hinge", "log_loss"])

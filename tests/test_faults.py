@@ -8,14 +8,13 @@
   earlier fit as it was.
 """
 
-import warnings
-
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
-from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_ckn import CKNClassifier, CKNFeatureExtractor, _network, _training
+
+from ._fitting import fit_quietly
 
 # every attribute a fit sets
 CLASSIFIER_STATE = (
@@ -62,10 +61,7 @@ def _classifier(**kwargs):
     return CKNClassifier(**params)
 
 
-def _fit_quietly(estimator, *data):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return estimator.fit(*data)
+_fit_quietly = fit_quietly
 
 
 def _state(estimator, names):

@@ -1,14 +1,14 @@
 """Numerical stress: ill-conditioned K, extreme sigma, long float32 training,
 and training that diverges (it stops, warns and keeps good weights)."""
 
-import warnings
-
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_ckn import CKNClassifier, CKNFeatureExtractor, _training
+from sklearn_ckn import CKNFeatureExtractor, _training
+
+from ._fitting import fit_quietly, small_classifier
 
 
 @pytest.fixture(scope="module")
@@ -18,15 +18,10 @@ def digits():
 
 
 def _small(**kwargs):
-    params = dict(n_filters=(6, 12), image_shape=(8, 8), max_iter=3, random_state=0)
-    params.update(kwargs)
-    return CKNClassifier(**params)
+    return small_classifier(**{"max_iter": 3, **kwargs})
 
 
-def _fit_quietly(clf, X, y):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return clf.fit(X, y)
+_fit_quietly = fit_quietly
 
 
 def _assert_finite_model(clf, X):
