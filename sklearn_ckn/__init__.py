@@ -1,7 +1,8 @@
 """Convolutional Kernel Networks (Mairal et al. 2014; Mairal 2016) for scikit-learn."""
 
 from ._classification import CKNClassifier
+from ._dask import dask_predict, dask_transform
 from ._feature_extraction import CKNFeatureExtractor
 
-__all__ = ["CKNClassifier", "CKNFeatureExtractor"]
+__all__ = ["CKNClassifier", "CKNFeatureExtractor", "dask_predict", "dask_transform"]
 __version__ = "0.1.0.dev0"

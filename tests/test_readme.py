@@ -4,16 +4,36 @@ import re
 import runpy
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_readme_quick_start_runs_and_scores(capsys):
+def _python_blocks():
     readme = (ROOT / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
-    assert len(blocks) == 1
-    exec(compile(blocks[0], "README.md", "exec"), {})
+    assert len(blocks) == 2  # the quick start, then Dask
+    return blocks
+
+
+def test_readme_quick_start_runs_and_scores(capsys):
+    exec(compile(_python_blocks()[0], "README.md", "exec"), {})
     accuracy = float(capsys.readouterr().out.strip().splitlines()[-1])
     assert accuracy >= 0.98
+
+
+def test_readme_dask_example_runs_and_prints_what_it_says(capsys):
+    pytest.importorskip("distributed")
+    block = _python_blocks()[1]
+    exec(compile(block, "README.md", "exec"), {})
+    first, second = capsys.readouterr().out.strip().splitlines()[-2:]
+    # the comment on the print line states its output
+    promised = re.search(r"print\(features.*# (.*)", block).group(1)
+    assert first == promised
+    assert second in (
+        "{'ckn__n_filters': (4, 8)}",
+        "{'ckn__n_filters': (8, 16)}",
+    )
 
 
 def test_readme_commands_name_the_demo_and_the_tests():
