@@ -20,12 +20,13 @@ from sklearn.utils.validation import (
 from ._backend import (
     array_device,
     array_namespace,
+    compute_namespace,
     is_array_api_obj,
     is_numpy_namespace,
     to_namespace,
     to_numpy,
 )
-from ._base import CKNBase, _FitSetup, check_finite_result
+from ._base import CKNBase, _dispatch_on, _FitSetup, check_finite_result
 from ._head import LOSSES, encode_targets, probabilities
 from ._network import take_rows
 from ._training import CKNTrainer, TrainingConfig, head_scores
@@ -351,6 +352,11 @@ image_shape, channel_axis, n_patches, filters :
                     f"with ({trainer.config.loss!r}); fit a new model to change it."
                 )
             maps = self._validate_images(X, reset=False)[0]
+            # a loaded model's trainer is on the host (it pickles there): it
+            # trains on where the estimator's device and input say
+            xp, dev = compute_namespace(maps, self.device, follow_input=_dispatch_on())
+            if (xp.__name__, str(dev)) != (trainer.xp.__name__, str(trainer.dev)):
+                trainer.to_device(xp, dev)
             setup = _FitSetup(
                 maps,
                 self.image_shape_,

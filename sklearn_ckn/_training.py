@@ -6,13 +6,14 @@ backward pass of :mod:`sklearn_ckn._network`; filters stay on the unit sphere
 (:mod:`sklearn_ckn._optim`). This module knows nothing of scikit-learn.
 """
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._backend import array_namespace, to_namespace
+from ._backend import array_namespace, is_array_api_obj, to_namespace, to_numpy
 from ._head import (
     decision,
     feature_statistics,
@@ -438,9 +439,11 @@ class CKNTrainer:
         return value
 
     def __getstate__(self):
-        # a namespace is a module, which does not pickle: found again from the arrays
-        state = self.__dict__.copy()
-        state["xp"] = None
+        # pickled on the host: a model trained on a GPU loads on a machine
+        # without one (a namespace, a module, does not pickle: found again
+        # from the arrays, and moved by to_device when training resumes)
+        state = {key: _to_host(value) for key, value in self.__dict__.items()}
+        state.update(xp=None, dev="cpu", dtype=getattr(np, _dtype_name(self.dtype)))
         return state
 
     def __setstate__(self, state):
@@ -449,12 +452,57 @@ class CKNTrainer:
         if self.optimizer is not None:
             self.optimizer.xp = self.xp
 
+    def to_device(self, xp, dev):
+        """Move every array (parameters, pooling, optimizer state) to ``xp``/``dev``."""
+        for key, value in self.__dict__.items():
+            if key not in ("xp", "dev", "optimizer"):
+                self.__dict__[key] = _to_device(value, xp, dev)
+        if self.optimizer is not None:
+            for key, value in vars(self.optimizer).items():
+                if key != "xp":
+                    vars(self.optimizer)[key] = _to_device(value, xp, dev)
+            self.optimizer.xp = xp
+        self.xp, self.dev = xp, dev
+        self.dtype = getattr(xp, _dtype_name(self.dtype))
+
     def snapshot(self):
         """A copy of the parameters, to restore the best ones later."""
         return [self.xp.asarray(p, copy=True) for p in self.parameters()]
 
     def restore(self, params):
         self._set_parameters(list(params))
+
+
+def _map_arrays(value, convert):
+    """``value`` with every array in it (in lists, tuples, dicts, optimizer
+    state) replaced by ``convert(array)``."""
+    if isinstance(value, type):  # a dtype such as numpy.float64, not an array
+        return value
+    if isinstance(value, (list, tuple)):
+        return type(value)(_map_arrays(v, convert) for v in value)
+    if isinstance(value, dict):
+        return {k: _map_arrays(v, convert) for k, v in value.items()}
+    if is_array_api_obj(value):
+        return convert(value)
+    if isinstance(value, (SGD, Adam)):
+        moved = copy.copy(value)
+        vars(moved).update(
+            {k: _map_arrays(v, convert) for k, v in vars(value).items() if k != "xp"}
+        )
+        return moved
+    return value
+
+
+def _dtype_name(dtype):
+    return "float32" if "float32" in str(dtype) else "float64"
+
+
+def _to_host(value):
+    return _map_arrays(value, to_numpy)
+
+
+def _to_device(value, xp, dev):
+    return _map_arrays(value, lambda a: to_namespace(a, xp, dev))
 
 
 def head_scores(
