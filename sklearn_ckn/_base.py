@@ -36,6 +36,7 @@ from ._layer import layer_shapes
 from ._lintrans import lintrans
 from ._network import fit_layers_unsupervised, transform_in_batches
 from ._patches import filters_from_internal, filters_to_internal
+from ._progress import Progress
 
 __all__ = ["CKNBase"]
 
@@ -221,7 +222,7 @@ class CKNBase(BaseEstimator):
     def _learn_filters(self, maps, specs, shapes, xp, dev, dtype):
         """Unsupervised filters: spherical k-means on sampled patches, layerwise."""
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        log = print if self.verbose else None
+        progress = Progress(self.verbose, len(specs), "k-means", "layers")
         try:
             params = fit_layers_unsupervised(
                 maps,
@@ -233,7 +234,7 @@ class CKNBase(BaseEstimator):
                 dev=dev,
                 dtype=dtype,
                 batch_size=self._inference_batch_size(),
-                log=log,
+                log=lambda message: progress.step(message=message),
             )
         except TooFewDistinctPatchesError as exc:
             raise ValueError(
@@ -242,6 +243,8 @@ class CKNBase(BaseEstimator):
                 f"(n_samples={maps.shape[0]}, n_features={math.prod(maps.shape[1:])}). "
                 "Use fewer filters, more or larger images, or a larger n_patches."
             ) from None
+        finally:
+            progress.close()
         for z, m in params:
             check_finite_result(z, maps, "the filters learned from X")
             check_finite_result(m, maps, "the filters learned from X")
@@ -260,7 +263,17 @@ class CKNBase(BaseEstimator):
         return maps, xp, dev, _float_dtype(xp, maps.dtype)
 
     def _features(
-        self, maps, params, xp, dev, dtype, *, out_xp, out_dev, batch_size=None
+        self,
+        maps,
+        params,
+        xp,
+        dev,
+        dtype,
+        *,
+        out_xp,
+        out_dev,
+        batch_size=None,
+        progress=None,
     ):
         """Flattened CKN features of validated ``maps`` with the fitted network."""
         return transform_in_batches(
@@ -274,21 +287,24 @@ class CKNBase(BaseEstimator):
             batch_size=batch_size,
             out_xp=out_xp,
             out_dev=out_dev,
+            progress=progress,
         )
 
     def _transform(self, X):
         """The fitted network's features of X, in X's namespace and device."""
         maps, xp, dev, dtype = self._inference_setup(X, "transform")
-        features = self._features(
-            maps,
-            self._network_params(xp, dev, dtype),
-            xp,
-            dev,
-            dtype,
-            out_xp=array_namespace(maps),
-            out_dev=array_device(maps),
-            batch_size=self._inference_batch_size(),
-        )
+        with Progress(self.verbose, maps.shape[0], "transform", "samples") as bar:
+            features = self._features(
+                maps,
+                self._network_params(xp, dev, dtype),
+                xp,
+                dev,
+                dtype,
+                out_xp=array_namespace(maps),
+                out_dev=array_device(maps),
+                batch_size=self._inference_batch_size(),
+                progress=bar.step,
+            )
         check_finite_result(features, maps, "the features of X")
         return features
 

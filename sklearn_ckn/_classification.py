@@ -29,6 +29,7 @@ from ._backend import (
 from ._base import CKNBase, _dispatch_on, _FitSetup, check_finite_result
 from ._head import LOSSES, encode_targets, probabilities
 from ._network import take_rows
+from ._progress import Progress
 from ._training import CKNTrainer, TrainingConfig, head_scores
 
 __all__ = ["CKNClassifier"]
@@ -142,7 +143,10 @@ image_shape, channel_axis, n_patches, filters :
         Controls patch sampling, k-means seeding, the validation split and
         shuffling.
     verbose : int, default=0
-        Print the loss (and validation score) after each epoch when positive.
+        0: silent. Positive: report the k-means of each layer, the loss (and
+        validation score) after each epoch and the batches of ``transform``,
+        as progress bars (on stderr) when tqdm is installed, as log lines (on
+        stdout, ``Iteration k, loss = ...`` for epochs) otherwise.
 
     Attributes
     ----------
@@ -511,6 +515,7 @@ image_shape, channel_axis, n_patches, filters :
             self.validation_scores_ = []
         if validation is None and self.best_loss_ is None:
             self.best_loss_ = np.inf
+        progress = Progress(self.verbose, n_epochs, "training", "epochs")
         try:
             for _ in range(n_epochs):
                 start = trainer.snapshot()
@@ -538,8 +543,7 @@ image_shape, channel_axis, n_patches, filters :
                 else:
                     improved = value < self.best_loss_ - self.tol
                     self.best_loss_ = min(self.best_loss_, value)
-                if self.verbose:
-                    print(message)
+                progress.step(message=message)
                 if incremental:
                     continue
                 no_improvement = 0 if improved else no_improvement + 1
@@ -567,6 +571,8 @@ image_shape, channel_axis, n_patches, filters :
                 UserWarning,
                 stacklevel=3,
             )
+        finally:
+            progress.close()
         if best_params is not None:
             trainer.restore(best_params)
 

@@ -79,7 +79,9 @@ class CKNFeatureExtractor(TransformerMixin, CKNBase):
     random_state : int, RandomState instance or None, default=None
         Controls patch sampling and the k-means seeding.
     verbose : int, default=0
-        Verbosity level.
+        0: silent. Positive: report the k-means of each layer during ``fit``
+        and the batches of ``transform``, as a progress bar (on stderr) when
+        tqdm is installed, as log lines (on stdout) otherwise.
 
     Attributes
     ----------

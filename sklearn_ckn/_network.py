@@ -195,7 +195,18 @@ def take_rows(x, indices):
 
 
 def transform_in_batches(
-    x, specs, params, shapes, *, xp, dev, dtype, batch_size, out_xp, out_dev
+    x,
+    specs,
+    params,
+    shapes,
+    *,
+    xp,
+    dev,
+    dtype,
+    batch_size,
+    out_xp,
+    out_dev,
+    progress=None,
 ):
     """Flattened features of every sample, computed ``batch_size`` samples at a time.
 
@@ -210,6 +221,8 @@ def transform_in_batches(
     batch_size : int or None
         None picks it from a memory budget (:func:`auto_batch_size`).
     out_xp, out_dev : namespace and device of the returned array.
+    progress : callable or None, default=None
+        Called with the number of samples of each batch once it is done.
 
     Returns
     -------
@@ -250,10 +263,11 @@ def transform_in_batches(
                 lambda rows: features(batch, start, rows),  # noqa: B023
                 stop - start,
             )
-            if direct:
-                continue
-            feats = xp.concat(parts, axis=0) if len(parts) > 1 else parts[0]
-            out[start:stop, :] = to_namespace(feats, out_xp, out_dev)
+            if not direct:
+                feats = xp.concat(parts, axis=0) if len(parts) > 1 else parts[0]
+                out[start:stop, :] = to_namespace(feats, out_xp, out_dev)
+            if progress is not None:
+                progress(stop - start)
     return out
 
 

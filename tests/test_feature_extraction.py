@@ -184,7 +184,10 @@ def test_failed_refit_leaves_the_previous_fit_in_place():
     np.testing.assert_array_equal(ckn.transform(x), expected)
 
 
-def test_verbose_reports_each_layer(capsys):
+def test_verbose_reports_each_layer(capsys, monkeypatch):
+    from sklearn_ckn import _progress
+
+    monkeypatch.setattr(_progress, "_tqdm", lambda: None)  # log lines, not a bar
     x = _images(10, (8, 8))
     CKNFeatureExtractor(n_filters=(3, 4), random_state=0, verbose=0).fit(x)
     assert capsys.readouterr().out == ""
