@@ -771,8 +771,9 @@ image_shape, channel_axis, n_patches, filters :
 
         Returns
         -------
-        ndarray of shape (n_samples, prod(output_shape_))
-            The last map flattened filter-major, before standardization.
+        ndarray of shape (n_samples, n_features_out)
+            The last map flattened filter-major, before standardization;
+            ``n_features_out`` is the product of ``output_shape_``.
         """
         return self._transform(X)
 

@@ -66,7 +66,8 @@ def dask_transform(estimator, X):
 
     Returns
     -------
-    dask.array.Array of shape (n_samples, prod(estimator.output_shape_))
+    dask.array.Array of shape (n_samples, n_features_out)
+        ``n_features_out`` is the product of ``estimator.output_shape_``.
         Chunked as ``X`` along the rows; float32 for float32 blocks,
         float64 otherwise. Call ``.compute()`` (or hand it to Dask) to run.
 

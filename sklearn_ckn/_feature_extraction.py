@@ -103,7 +103,7 @@ class CKNFeatureExtractor(TransformerMixin, CKNBase):
         (row-major over the spatial axes).
     n_features_in_ : int
         Number of values per sample (the product of ``image_shape_``).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features_in\\_,)
         Names of features seen during fit, when X has string column names.
 
     See Also
@@ -158,9 +158,10 @@ class CKNFeatureExtractor(TransformerMixin, CKNBase):
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, prod(output_shape_))
-            The last layer's map, flattened filter-major (see ``output_shape_``).
-            float32 for float32 input, float64 otherwise.
+        X_new : ndarray of shape (n_samples, n_features_out)
+            The last layer's map, flattened filter-major; ``n_features_out``
+            is the product of ``output_shape_``. float32 for float32 input,
+            float64 otherwise.
         """
         return self._transform(X)
 

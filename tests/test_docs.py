@@ -1,0 +1,51 @@
+"""The documentation builds with no warning, its examples run and write
+their figures (the gallery in its quick mode)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_docs_build_without_warnings(tmp_path):
+    pytest.importorskip("sphinx")
+    pytest.importorskip("sphinx_gallery")
+    pytest.importorskip("numpydoc")
+    pytest.importorskip("myst_parser")
+    pytest.importorskip("pydata_sphinx_theme")
+    out = tmp_path / "html"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-W",
+            "-b",
+            "html",
+            "-d",
+            str(tmp_path / "doctrees"),
+            "docs",
+            str(out),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "SKLEARN_CKN_DOCS_QUICK": "1", "MPLBACKEND": "Agg"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    # every example ran and wrote its figures
+    examples = sorted(p.stem for p in (ROOT / "examples").glob("plot_*.py"))
+    assert len(examples) >= 3
+    images = {p.name for p in (out / "_images").glob("sphx_glr_*.png")}
+    for name in examples:
+        assert any(image.startswith(f"sphx_glr_{name}_0") for image in images), name
+    # the API reference has a page for every public name
+    import sklearn_ckn
+
+    for name in sklearn_ckn.__all__:
+        assert (out / "generated" / f"sklearn_ckn.{name}.html").exists(), name
