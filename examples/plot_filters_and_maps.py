@@ -12,20 +12,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_digits
 
-from sklearn_ckn import CKNFeatureExtractor
+from sklearn_ckn import CKNFeatureExtractor, plot_filters
 
 X, y = load_digits(return_X_y=True)
 ckn = CKNFeatureExtractor(n_filters=(16, 32), image_shape=(8, 8), random_state=0)
 ckn.fit(X)
 
 # %%
-# The first layer's filters, each a unit-norm 3x3 patch.
-filters = ckn.filters_[0][:, 0]  # (16, 3, 3): one input channel
-fig, axes = plt.subplots(2, 8, figsize=(8, 2.4))
-for ax, w in zip(axes.ravel(), filters):
-    ax.imshow(w, cmap="RdBu_r", vmin=-1, vmax=1)
-    ax.set_axis_off()
-fig.suptitle("Layer 1 filters (spherical k-means on 3x3 patches)")
+# The first layer's filters, each a unit-norm 3x3 patch, drawn by
+# :func:`~sklearn_ckn.plot_filters` (red positive, blue negative).
+plot_filters(ckn, layer=0)
 
 # %%
 # One digit through the network. A one-layer extractor with the same first

@@ -3,6 +3,13 @@
 from ._classification import CKNClassifier
 from ._dask import dask_predict, dask_transform
 from ._feature_extraction import CKNFeatureExtractor
+from ._plotting import plot_filters
 
-__all__ = ["CKNClassifier", "CKNFeatureExtractor", "dask_predict", "dask_transform"]
+__all__ = [
+    "CKNClassifier",
+    "CKNFeatureExtractor",
+    "dask_predict",
+    "dask_transform",
+    "plot_filters",
+]
 __version__ = "0.1.0.dev0"
