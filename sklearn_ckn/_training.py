@@ -478,6 +478,8 @@ def _map_arrays(value, convert):
     state) replaced by ``convert(array)``."""
     if isinstance(value, type):  # a dtype such as numpy.float64, not an array
         return value
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple
+        return type(value)(*(_map_arrays(v, convert) for v in value))
     if isinstance(value, (list, tuple)):
         return type(value)(_map_arrays(v, convert) for v in value)
     if isinstance(value, dict):
