@@ -103,8 +103,8 @@ def _kron(a, b):
     return [[x * y for x in row_a for y in row_b] for row_a in a for row_b in b]
 
 
-#: kron(X, X) arrays by (matrix, m, namespace, dtype, device): built once, as
-#: building them from Python lists holds the GIL that the chunk threads share
+#: kron(X, X) arrays by (matrix, m, namespace, dtype, device): built once, not
+#: from Python lists again in every chunk
 _MIXING_CACHE = {}
 
 
