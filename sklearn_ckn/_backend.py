@@ -20,9 +20,11 @@ __all__ = [
     "compute_namespace",
     "cupy_available",
     "exp_in_place",
+    "float_name",
     "is_array_api_obj",
     "is_numpy_namespace",
     "max_float_dtype",
+    "same_place",
     "to_namespace",
     "to_numpy",
 ]
@@ -94,6 +96,19 @@ def compute_namespace(X, device, *, follow_input):
 def is_numpy_namespace(xp):
     """Return True when ``xp`` computes with NumPy."""
     return xp.__name__ in {"numpy", "array_api_compat.numpy"}
+
+
+def float_name(dtype):
+    """'float32' or 'float64': a float dtype's name in every namespace."""
+    return "float32" if "float32" in str(dtype) else "float64"
+
+
+def same_place(xp, dev, other_xp, other_dev):
+    """Whether arrays of ``xp`` on ``dev`` and of ``other_xp`` on ``other_dev``
+    live in one library on one device (NumPy's namespaces count as one)."""
+    if is_numpy_namespace(xp) and is_numpy_namespace(other_xp):
+        return True
+    return xp.__name__ == other_xp.__name__ and str(dev) == str(other_dev)
 
 
 def exp_in_place(x, xp):

@@ -21,6 +21,7 @@ from ._backend import (
     array_device,
     array_namespace,
     compute_namespace,
+    float_name,
     is_array_api_obj,
     to_namespace,
 )
@@ -404,7 +405,7 @@ def _check_magnitude(X, xp):
     """Refuse values so large that the network's squares overflow X's dtype."""
     if 0 in X.shape:
         return
-    dtype_name = "float32" if "float32" in str(X.dtype) else "float64"
+    dtype_name = float_name(X.dtype)
     # max and min instead of abs: no temporary the size of X
     largest = max(float(xp.max(X)), -float(xp.min(X)))
     if largest > _squares_limit(dtype_name):
@@ -439,4 +440,4 @@ def check_finite_result(a, maps, what):
 
 
 def _float_dtype(xp, dtype):
-    return xp.float32 if "float32" in str(dtype) else xp.float64
+    return getattr(xp, float_name(dtype))

@@ -23,6 +23,7 @@ from ._backend import (
     compute_namespace,
     is_array_api_obj,
     is_numpy_namespace,
+    same_place,
     to_namespace,
     to_numpy,
 )
@@ -359,7 +360,7 @@ image_shape, channel_axis, n_patches, filters :
             # a loaded model's trainer is on the host (it pickles there): it
             # trains on where the estimator's device and input say
             xp, dev = compute_namespace(maps, self.device, follow_input=_dispatch_on())
-            if (xp.__name__, str(dev)) != (trainer.xp.__name__, str(trainer.dev)):
+            if not same_place(xp, dev, trainer.xp, trainer.dev):
                 trainer.to_device(xp, dev)
             setup = _FitSetup(
                 maps,

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from ._backend import array_device, array_namespace, is_numpy_namespace, to_namespace
+from ._backend import (
+    array_device,
+    array_namespace,
+    float_name,
+    is_numpy_namespace,
+    same_place,
+    to_namespace,
+)
 from ._kmeans import TooFewDistinctPatchesError, spherical_kmeans
 from ._layer import LayerSpec, layer_backward, layer_forward
 from ._lintrans import lintrans, lintrans_vjp
@@ -183,11 +190,6 @@ def host_chunk(shapes, specs, itemsize):
     return int(min(max(fit, 1), HOST_CHUNK))
 
 
-def _dtype_name(dtype):
-    """'float32' or 'float64': how a dtype is named in every namespace."""
-    return "float32" if "float32" in str(dtype) else "float64"
-
-
 def take_rows(x, indices):
     """Rows ``indices`` (host integers) of ``x``, in ``x``'s own namespace."""
     xp = array_namespace(x)
@@ -235,13 +237,13 @@ def transform_in_batches(
     n_out = specs[-1].n_filters * math.prod(shapes[-1].output)
     if batch_size is None:
         batch_size = auto_batch_size(shapes, specs, xp.finfo(dtype).bits // 8)
-    out_dtype = getattr(out_xp, _dtype_name(dtype))
+    out_dtype = getattr(out_xp, float_name(dtype))
     out = out_xp.empty((n, n_out), dtype=out_dtype, device=out_dev)
     nd = len(shapes[0].input)
     channel_first = (0, nd + 1, *range(1, nd + 1))
     # when the output lives where the features are computed, each chunk
     # writes its rows itself (in its thread): no concatenation, no extra copy
-    direct = _same_place(xp, dev, out_xp, out_dev)
+    direct = same_place(xp, dev, out_xp, out_dev)
 
     def features(batch, start, rows):
         feats = forward(batch[rows, ...], layers, xp)
@@ -269,13 +271,6 @@ def transform_in_batches(
             if progress is not None:
                 progress(stop - start)
     return out
-
-
-def _same_place(xp, dev, out_xp, out_dev):
-    """Whether arrays of ``xp`` on ``dev`` can be written into ``out_xp``'s."""
-    if is_numpy_namespace(xp) and is_numpy_namespace(out_xp):
-        return True
-    return xp.__name__ == out_xp.__name__ and str(dev) == str(out_dev)
 
 
 def _sample_patches(

@@ -13,7 +13,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._backend import array_namespace, is_array_api_obj, to_namespace, to_numpy
+from ._backend import (
+    array_namespace,
+    float_name,
+    is_array_api_obj,
+    to_namespace,
+    to_numpy,
+)
 from ._head import (
     decision,
     feature_statistics,
@@ -443,7 +449,7 @@ class CKNTrainer:
         # without one (a namespace, a module, does not pickle: found again
         # from the arrays, and moved by to_device when training resumes)
         state = {key: _to_host(value) for key, value in self.__dict__.items()}
-        state.update(xp=None, dev="cpu", dtype=getattr(np, _dtype_name(self.dtype)))
+        state.update(xp=None, dev="cpu", dtype=getattr(np, float_name(self.dtype)))
         return state
 
     def __setstate__(self, state):
@@ -463,7 +469,7 @@ class CKNTrainer:
                     vars(self.optimizer)[key] = _to_device(value, xp, dev)
             self.optimizer.xp = xp
         self.xp, self.dev = xp, dev
-        self.dtype = getattr(xp, _dtype_name(self.dtype))
+        self.dtype = getattr(xp, float_name(self.dtype))
 
     def snapshot(self):
         """A copy of the parameters, to restore the best ones later."""
@@ -493,10 +499,6 @@ def _map_arrays(value, convert):
         )
         return moved
     return value
-
-
-def _dtype_name(dtype):
-    return "float32" if "float32" in str(dtype) else "float64"
 
 
 def _to_host(value):
