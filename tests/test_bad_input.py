@@ -120,13 +120,19 @@ def test_empty_input_is_refused(call):
         _call(call, np.empty((0, 64)))
 
 
+def _row_length_message(call, n_features):
+    """The error a row of ``n_features`` values gets: against image_shape
+    at fit, against the fitted width afterwards."""
+    if call.endswith("fit"):
+        return (
+            rf"X has {n_features} features per row, but image_shape=\(8, 8\) holds 64"
+        )
+    return f"X has {n_features} features, but CKN.* is expecting 64 features"
+
+
 @pytest.mark.parametrize("call", CALLS)
 def test_one_feature_rows_are_refused_against_the_image_shape(call):
-    if call.endswith("fit"):
-        match = r"X has 1 features per row, but image_shape=\(8, 8\) holds 64"
-    else:
-        match = "X has 1 features, but CKN.* is expecting 64 features"
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ValueError, match=_row_length_message(call, 1)):
         _call(call, _clean()[:, :1])
 
 
@@ -168,11 +174,7 @@ def test_strings_that_are_not_numbers_are_refused(call):
 
 @pytest.mark.parametrize("call", CALLS)
 def test_row_length_must_match_the_image_shape(call):
-    if call.endswith("fit"):
-        match = r"X has 63 features per row, but image_shape=\(8, 8\) holds 64"
-    else:
-        match = "X has 63 features, but CKN.* is expecting 64 features"
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ValueError, match=_row_length_message(call, 63)):
         _call(call, _clean()[:, :63])
 
 
