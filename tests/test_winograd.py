@@ -60,10 +60,17 @@ def test_products_in_float32(xp, m):
     transformed = filter_transform(z32, 64, xp, m)
     got = _host(winograd_products(padded, z32, (14, 14), xp, transformed=transformed))
     assert got.dtype == np.float32
-    exact = extract_patches(pad_map(h, (1, 1), np), (3, 3), np) @ z.T
-    rel = np.linalg.norm(got - exact) / np.linalg.norm(exact)
-    # the float32 patch matrix's own product is about 1e-7 off
-    assert rel <= 1e-6, rel
+    patches = extract_patches(pad_map(h, (1, 1), np), (3, 3), np)
+    exact = patches @ z.T
+    direct = patches.astype(np.float32) @ z.T.astype(np.float32)
+
+    def rel(products):
+        return np.linalg.norm(products - exact) / np.linalg.norm(exact)
+
+    # measured against the plain float32 product (about 3e-7 off): F(2x2)'s
+    # rounding is 0.7 times it, F(4x4)'s, whose transforms hold entries up
+    # to 8, 3.0-3.3 times (OpenBLAS and cuBLAS)
+    assert rel(got) <= {2: 1.5, 4: 5.0}[m] * rel(direct), (rel(got), rel(direct))
 
 
 def test_output_tile_takes_the_fewer_products():
