@@ -102,26 +102,11 @@ def main():
         y_train = np.concatenate([y_train, y_train])
 
     network = dict(NETWORK, subsampling=tuple(args.subsampling))
-    clf = CKNClassifier(
-        **network,
-        device=args.device,
-        loss=args.loss,
-        alpha=args.alpha,
-        head_alpha=args.head_alpha,
-        head_max_iter=args.head_max_iter,
-        batch_size=args.batch_size,
-        max_iter=1,
-        learning_rate_init=1e-12,
-        random_state=args.seed,
-        verbose=1,
+    clf = _classifier(
+        args, head_alpha=args.head_alpha, max_iter=1, learning_rate_init=1e-12
     )
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        # max_iter is reached on purpose; a head refit's warning stays visible
-        warnings.filterwarnings(
-            "ignore", "Stochastic optimizer", category=ConvergenceWarning
-        )
-        clf.fit(X_train, y_train)
+    _fit_quietly(clf, X_train, y_train)
     predictions = [clf.predict(X_test)]
     start_score = float(np.mean(predictions[0] == y_test))
     val_scores = []
@@ -243,29 +228,43 @@ def main():
     )
 
 
-def _early_stopping_run(args, X_train, y_train, X_test, y_test):
-    network = dict(NETWORK, subsampling=tuple(args.subsampling))
-    clf = CKNClassifier(
-        **network,
+def _classifier(args, **settings):
+    """The benchmark's network with the settings every run shares."""
+    return CKNClassifier(
+        **NETWORK,
+        subsampling=tuple(args.subsampling),
         device=args.device,
         loss=args.loss,
         alpha=args.alpha,
-        solver=args.solver,
-        learning_rate_init=args.learning_rate,
         head_max_iter=args.head_max_iter,
         batch_size=args.batch_size,
-        max_iter=args.epochs,
-        early_stopping=True,
-        validation_fraction=args.validation_fraction or 0.1,
         random_state=args.seed,
         verbose=1,
+        **settings,
     )
-    start = time.perf_counter()
+
+
+def _fit_quietly(clf, X, y):
     with warnings.catch_warnings():
+        # max_iter is reached on purpose; a head refit's warning stays visible
         warnings.filterwarnings(
             "ignore", "Stochastic optimizer", category=ConvergenceWarning
         )
-        clf.fit(X_train, y_train)
+        clf.fit(X, y)
+
+
+def _early_stopping_run(args, X_train, y_train, X_test, y_test):
+    network = dict(NETWORK, subsampling=tuple(args.subsampling))
+    clf = _classifier(
+        args,
+        solver=args.solver,
+        learning_rate_init=args.learning_rate,
+        max_iter=args.epochs,
+        early_stopping=True,
+        validation_fraction=args.validation_fraction or 0.1,
+    )
+    start = time.perf_counter()
+    _fit_quietly(clf, X_train, y_train)
     elapsed = time.perf_counter() - start
     score = clf.score(X_test, y_test)
     best = int(np.argmax(clf.validation_scores_)) + 1
