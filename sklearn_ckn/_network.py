@@ -235,8 +235,9 @@ def transform_in_batches(
     n = x.shape[0]
     layers = device_layers(specs, params, shapes, xp, dev, dtype)
     n_out = specs[-1].n_filters * math.prod(shapes[-1].output)
+    itemsize = xp.finfo(dtype).bits // 8
     if batch_size is None:
-        batch_size = auto_batch_size(shapes, specs, xp.finfo(dtype).bits // 8)
+        batch_size = auto_batch_size(shapes, specs, itemsize)
     out_dtype = getattr(out_xp, float_name(dtype))
     out = out_xp.empty((n, n_out), dtype=out_dtype, device=out_dev)
     nd = len(shapes[0].input)
@@ -256,8 +257,7 @@ def transform_in_batches(
         out[first : first + flat.shape[0], :] = flat
         return None
 
-    chunk = host_chunk(shapes, specs, xp.finfo(dtype).bits // 8)
-    with ChunkRunner(xp, chunk) as runner:
+    with ChunkRunner(xp, host_chunk(shapes, specs, itemsize)) as runner:
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             batch = to_namespace(x[start:stop, ...], xp, dev, dtype)

@@ -461,12 +461,10 @@ class CKNTrainer:
     def to_device(self, xp, dev):
         """Move every array (parameters, pooling, optimizer state) to ``xp``/``dev``."""
         for key, value in self.__dict__.items():
-            if key not in ("xp", "dev", "optimizer"):
+            if key not in ("xp", "dev"):
+                # the optimizer comes back as a copy with its state moved
                 self.__dict__[key] = _to_device(value, xp, dev)
         if self.optimizer is not None:
-            for key, value in vars(self.optimizer).items():
-                if key != "xp":
-                    vars(self.optimizer)[key] = _to_device(value, xp, dev)
             self.optimizer.xp = xp
         self.xp, self.dev = xp, dev
         self.dtype = getattr(xp, float_name(self.dtype))
