@@ -40,17 +40,11 @@ def _as_row_blocks(X, name):
 
 def _map_rows(X, method, n_columns, dtype):
     """``method`` on each block of rows; (n,) if n_columns is None, else (n, k)."""
-    dropped = list(range(1 if n_columns is None else 2, X.ndim))
     if n_columns is None:
-        return X.map_blocks(
-            method, dtype=dtype, chunks=(X.chunks[0],), drop_axis=dropped
-        )
-    return X.map_blocks(
-        method,
-        dtype=dtype,
-        chunks=(X.chunks[0], (n_columns,)),
-        drop_axis=dropped,
-    )
+        chunks, dropped = (X.chunks[0],), list(range(1, X.ndim))
+    else:
+        chunks, dropped = (X.chunks[0], (n_columns,)), list(range(2, X.ndim))
+    return X.map_blocks(method, dtype=dtype, chunks=chunks, drop_axis=dropped)
 
 
 def dask_transform(estimator, X):
