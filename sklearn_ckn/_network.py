@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from ._backend import (
     array_device,
@@ -107,16 +107,24 @@ def forward(h, layers, xp):
     return h
 
 
+#: threadpoolctl's handle on the process's BLAS libraries, built at first use:
+#: building one scans every loaded library (about 2 ms, paid twice by each
+#: transform before), whereas reading or limiting its threads later is cheap.
+#: NumPy's BLAS, the one the chunk threads call, is loaded with NumPy.
+_BLAS = None
+
+
+def _blas():
+    """The cached threadpoolctl controller of the BLAS libraries."""
+    global _BLAS
+    if _BLAS is None:
+        _BLAS = ThreadpoolController().select(user_api="blas")
+    return _BLAS
+
+
 def _blas_threads():
     """Threads BLAS may use now (the user's threadpoolctl limits included)."""
-    return max(
-        (
-            info["num_threads"]
-            for info in threadpool_info()
-            if info["user_api"] == "blas"
-        ),
-        default=1,
-    )
+    return max((info["num_threads"] for info in _blas().info()), default=1)
 
 
 class ChunkRunner:
@@ -140,7 +148,7 @@ class ChunkRunner:
         self.n_threads = _blas_threads() if self.threaded else 1
 
     def __enter__(self):
-        self._limits = threadpool_limits(1, user_api="blas") if self.threaded else None
+        self._limits = _blas().limit(limits=1) if self.threaded else None
         self._pool = ThreadPoolExecutor(self.n_threads) if self.n_threads > 1 else None
         return self
 

@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 import scipy.linalg
 from array_api_compat import numpy as compat_numpy
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from sklearn_ckn._backend import to_numpy as _host
 from sklearn_ckn._kernels import KERNELS, kernel_derivative, kernel_value
 from sklearn_ckn._kmeans import TooFewDistinctPatchesError, spherical_kmeans
 from sklearn_ckn._lintrans import lintrans
+from sklearn_ckn._network import ChunkRunner
 from sklearn_ckn._patches import (
     extract_patches,
     filters_from_internal,
@@ -184,3 +186,18 @@ def test_kmeans_cluster_whose_members_cancel_keeps_a_unit_centroid():
     x = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
     centroids, _ = spherical_kmeans(x, 2, rng=np.random.default_rng(3), xp=np)
     np.testing.assert_allclose(np.linalg.norm(centroids, axis=1), 1.0)
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_chunk_runner_follows_the_users_blas_limit_and_restores_it(limit):
+    # the BLAS controller is cached across calls: its thread counts must
+    # still be read live, and the runner's own single-thread limit undone
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    with threadpool_limits(limit, user_api="blas"):
+        runner = ChunkRunner(compat_numpy)
+        assert runner.n_threads == limit
+        with runner:
+            assert set(blas_threads()) == {1}
+        assert set(blas_threads()) == {limit}
