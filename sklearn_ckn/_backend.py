@@ -19,12 +19,14 @@ __all__ = [
     "array_namespace",
     "compute_namespace",
     "cupy_available",
+    "element_strides",
     "exp_in_place",
     "float_name",
     "is_array_api_obj",
     "is_numpy_namespace",
     "max_float_dtype",
     "same_place",
+    "strided_view",
     "to_namespace",
     "to_numpy",
 ]
@@ -117,6 +119,28 @@ def exp_in_place(x, xp):
     if is_numpy_namespace(xp) or xp.__name__.endswith("cupy"):
         return xp.exp(x, out=x)
     return xp.exp(x)
+
+
+def strided_view(x, shape, strides, xp):
+    """A read-only view of ``x`` with ``shape`` and ``strides`` (in elements),
+    or None where the library has no such views (the array API standard has
+    none; NumPy and CuPy do). The caller guarantees the view stays inside ``x``.
+    """
+    byte_strides = tuple(s * x.dtype.itemsize for s in strides)
+    if is_numpy_namespace(xp):
+        return np.lib.stride_tricks.as_strided(
+            x, shape=shape, strides=byte_strides, writeable=False
+        )
+    if xp.__name__.endswith("cupy"):
+        from cupy.lib.stride_tricks import as_strided
+
+        return as_strided(x, shape=shape, strides=byte_strides)
+    return None
+
+
+def element_strides(x):
+    """Strides of a NumPy or CuPy array in elements, not bytes."""
+    return tuple(s // x.dtype.itemsize for s in x.strides)
 
 
 def max_float_dtype(xp, dev):

