@@ -46,7 +46,7 @@ from sklearn_ckn._backend import to_numpy
 from sklearn_ckn._layer import responses
 from sklearn_ckn._network import host_chunk
 from sklearn_ckn._pooling import pool, pooling_matrices
-from sklearn_ckn._winograd import output_tile, winograd_applies
+from sklearn_ckn._winograd import product_count, winograd_applies
 
 NETWORK = dict(n_filters=(64, 256), patch_size=3, sigma=0.6, channel_axis=-1)
 CASES = [
@@ -102,10 +102,10 @@ def gemm_peak(repeats):
 def forward_flops(extractor, subsampling, n_images):
     """Multiply-adds x 2 that the matrix products of our forward pass perform.
 
-    The filter products of a layer served by Winograd F(m x m, 3x3) take
-    (m + 2)^2 multiply-adds per m x m output tile, input channel and filter
-    (not 9 m^2; m from ``output_tile``); the others 9 C per position and
-    filter; then M at the kept positions.
+    The filter products of a layer served by Winograd take
+    (mh + 2)(mw + 2) multiply-adds per mh x mw output tile, input channel and
+    filter (not 9 mh mw; ``product_count`` sums them over the map's tiles);
+    the others 9 C per position and filter; then M at the kept positions.
     """
     flops = 0
     spatial = extractor.image_shape_[:2]
@@ -113,9 +113,7 @@ def forward_flops(extractor, subsampling, n_images):
         p, c, *patch = w.shape
         pooled = [(n - 1) // s + 1 for n in spatial]
         if winograd_applies(patch, c):
-            m = output_tile(spatial)
-            tiles = math.prod(-(-n // m) for n in spatial)
-            flops += 2 * (m + 2) ** 2 * tiles * c * p
+            flops += 2 * product_count(spatial) * c * p
         else:
             flops += 2 * math.prod(spatial) * p * c * math.prod(patch)
         flops += 2 * math.prod(pooled) * p * p
@@ -411,9 +409,10 @@ def main():
             f"Ratio = our rate / PyTorch's. GEMM peak: {peak / 1e9:.0f} GFLOP/s "
             "(float32 numpy matmul 4096 x 4096); the fraction counts the "
             "multiply-adds that the filter and M products of our forward pass "
-            "perform (Winograd on layer 2: F(2x2, 3x3) on 14x14 maps, 16 per "
-            "2x2 tile, channel and filter instead of 36; F(4x4, 3x3) on 16x16 "
-            "maps, 36 per 4x4 tile instead of 144).",
+            "perform (Winograd on layer 2: 36 per 4x4 block of outputs, "
+            "channel and filter instead of 144, and 24 or 16 per 4x2 or 2x2 "
+            "block at the border of a 14x14 map: 484 per channel and filter "
+            "on 14x14 maps instead of 1764, 576 on 16x16 instead of 2304).",
         ],
         append_to=args.append,
     )

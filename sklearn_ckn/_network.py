@@ -26,7 +26,7 @@ from ._layer import LayerSpec, layer_backward, layer_forward
 from ._lintrans import lintrans, lintrans_vjp
 from ._patches import extract_patches, pad_map, padding_widths
 from ._pooling import pooling_matrices
-from ._winograd import filter_transform, output_tile, winograd_applies
+from ._winograd import filter_transform, winograd_applies
 
 #: memory allowed for one batch's intermediate arrays when batch_size is automatic
 DEFAULT_BATCH_BYTES = 256 * 2**20
@@ -77,9 +77,7 @@ def device_layers(specs, params, shapes, xp, dev, dtype):
         z = to_namespace(z, xp, dev, dtype)
         winograd = None
         if winograd_applies(spec.patch_shape, shape.in_channels):
-            winograd = filter_transform(
-                z, shape.in_channels, xp, output_tile(shape.conv)
-            )
+            winograd = filter_transform(z, shape.in_channels, xp, shape.conv)
         layers.append(
             DeviceLayer(
                 spec,

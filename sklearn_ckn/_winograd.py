@@ -1,30 +1,31 @@
-"""Winograd F(m x m, 3x3): the products <z_f, x> of 3x3 filters with every patch.
+"""Winograd F(mh x mw, 3x3): the products <z_f, x> of 3x3 filters with every patch.
 
 The minimal filtering algorithm of Winograd (Lavin and Gray, "Fast algorithms
-for convolutional neural networks", CVPR 2016) computes an m x m block of
-outputs from a (m + 2) x (m + 2) input tile in (m + 2)^2 products instead of
-9 m^2: each tile is transformed (B^T d B), each filter too (G g G^T), the
-(m + 2)^2 transformed positions are multiplied as as many matrix products
-over the channels, and the outputs are transformed back (A^T M A). With
-m = 2 (16 products per 4 outputs) or m = 4 (36 per 16, taken where it saves
-enough products for the map: :func:`output_tile`), this replaces the patch
-matrix (im2col, 9 C values per position) and its product for CKN's second
-and later layers, with 2.25 to 4 times fewer multiply-adds; it serves the
-forward pass only (training keeps the patches, which its backward pass
-needs). Each transform is one small GEMM with a Kronecker product of the
-1-D matrices.
+for convolutional neural networks", CVPR 2016) computes an mh x mw block of
+outputs from an (mh + 2) x (mw + 2) input tile in (mh + 2)(mw + 2) products
+instead of 9 mh mw: each tile is transformed (B^T d B), each filter too
+(G g G^T), the transformed positions are multiplied as as many matrix
+products over the channels, and the outputs are transformed back
+(A^T M A). The map is cut into groups of equal tiles (:func:`tiling`):
+blocks of 4 (36 products per 16 outputs) where they fit and of 2 at the
+border (F(4x2), F(2x4), F(2x2)). This replaces the patch matrix (im2col,
+9 C values per position) and its product for CKN's second and later layers,
+with 2.25 to 4 times fewer multiply-adds; it serves the forward pass only
+(training keeps the patches, which its backward pass needs). Each transform
+is one small GEMM with a Kronecker product of the 1-D matrices.
 
 Maps are channels-last, (n, H, W, C); filters are in the internal patch order
 (offset-major, channel fastest) of :mod:`sklearn_ckn._patches`.
 """
 
-import math
+import functools
 
 from array_api_compat import device as array_device
 
 __all__ = [
     "filter_transform",
-    "output_tile",
+    "product_count",
+    "tiling",
     "winograd_applies",
     "winograd_products",
 ]
@@ -75,27 +76,45 @@ def winograd_applies(patch_shape, n_channels):
     return tuple(patch_shape) == (3, 3) and n_channels >= MIN_CHANNELS
 
 
-#: m = 4 is taken when it needs at most this share of m = 2's products:
-#: measured on two cores (float32, docs/benchmarks.md), 16 x 16 maps (44 %
-#: fewer products) ran 10-16 % faster end to end, 14 x 14 maps (27 % fewer,
-#: but tiles that overhang the map by two rows and columns) no faster
-F4_PRODUCT_SHARE = 0.7
+def _axis_tiling(length, largest):
+    """Runs (start, m, count) of m-output blocks covering ``length`` outputs.
 
-
-def output_tile(out_shape):
-    """The output block size m (2 or 4) for a map of ``out_shape`` products.
-
-    A map of H x W outputs takes ceil(H / m) ceil(W / m) tiles of (m + 2)^2
-    products each. m = 4 has about four times m = 2's float32 rounding
-    (still about 1e-6 of the products, far below what M amplifies), so it is
-    taken only where it saves enough (``F4_PRODUCT_SHARE``).
+    With ``largest`` = 4: as many blocks of 4 as fit (6 products per 4
+    outputs along the axis) and a rest of 1 or 2 in one block of 2 (4
+    products); a rest of 3 takes one more block of 4 (6 products against 8
+    for two blocks of 2). With ``largest`` = 2: blocks of 2 only. A block
+    past the end overhangs the map: zeros in, its extra outputs dropped.
     """
-    height, width = out_shape
+    if largest == 2:
+        return ((0, 2, -(-length // 2)),)
+    full, rest = divmod(length, 4)
+    if rest == 3:
+        return ((0, 4, full + 1),)
+    runs = ((0, 4, full),) if full else ()
+    return runs + (((4 * full, 2, 1),) if rest else ())
 
-    def products(m):
-        return (m + 2) ** 2 * math.ceil(height / m) * math.ceil(width / m)
 
-    return 4 if products(4) <= F4_PRODUCT_SHARE * products(2) else 2
+@functools.lru_cache
+def tiling(out_shape, largest=4):
+    """The groups of equal tiles that cover an (H, W) map of products.
+
+    Each axis is cut by :func:`_axis_tiling`; a group pairs one run of each
+    axis: (row, col, mh, mw, n_row_tiles, n_col_tiles), its tiles computing
+    mh x mw output blocks by F(mh x mw, 3x3) from (mh + 2) x (mw + 2) inputs.
+    A 14 x 14 map takes 3 x 3 tiles of F(4x4), two strips of F(4x2) and
+    F(2x4) and one F(2x2) tile: 484 products per channel and filter, against
+    784 with F(2x2) alone and 576 with F(4x4) tiles overhanging the map.
+    """
+    rows, cols = (_axis_tiling(length, largest) for length in out_shape)
+    return tuple((r0, c0, mh, mw, nr, nc) for r0, mh, nr in rows for c0, mw, nc in cols)
+
+
+def product_count(out_shape, largest=4):
+    """Products per channel and filter that :func:`winograd_products` performs."""
+    return sum(
+        (mh + 2) * (mw + 2) * nr * nc
+        for _, _, mh, mw, nr, nc in tiling(tuple(out_shape), largest)
+    )
 
 
 def _kron(a, b):
@@ -103,63 +122,97 @@ def _kron(a, b):
     return [[x * y for x in row_a for y in row_b] for row_a in a for row_b in b]
 
 
-#: kron(X, X) arrays by (matrix, m, namespace, dtype, device): built once, not
-#: from Python lists again in every chunk
+#: kron(X_mh, X_mw) arrays by (matrix, (mh, mw), namespace, dtype, device):
+#: built once, not from Python lists again in every chunk
 _MIXING_CACHE = {}
 
 
-def _mixing(name, m, like, xp):
-    """kron(X, X) for the 1-D matrix ``name`` of F(m, 3), as ``like``'s arrays."""
+def _mixing(name, block, like, xp):
+    """kron(X_mh, X_mw) for the 1-D matrix ``name`` of F(mh x mw, 3x3)."""
     dev = array_device(like)
-    key = (name, m, xp.__name__, str(like.dtype), str(dev))
+    key = (name, block, xp.__name__, str(like.dtype), str(dev))
     if key not in _MIXING_CACHE:
-        x = _MATRICES[m][name]
-        _MIXING_CACHE[key] = xp.asarray(_kron(x, x), dtype=like.dtype, device=dev)
+        mh, mw = block
+        mix = _kron(_MATRICES[mh][name], _MATRICES[mw][name])
+        _MIXING_CACHE[key] = xp.asarray(mix, dtype=like.dtype, device=dev)
     return _MIXING_CACHE[key]
 
 
-def filter_transform(z, n_channels, xp, m=2):
-    """G g G^T for every filter: array ((m + 2)^2, C, p), position a (m + 2) + b.
+def filter_transform(z, n_channels, xp, out_shape, largest=4):
+    """G g G^T for every filter and every tile shape of :func:`tiling`.
 
-    It depends on the filters (and m) alone: compute it once per transform
-    and pass it to :func:`winograd_products`, which reads m from its size.
+    It depends on the filters and the map's shape alone: compute it once per
+    transform and pass it to :func:`winograd_products`.
+
+    Returns
+    -------
+    dict
+        (mh, mw) -> array ((mh + 2) (mw + 2), C, p), position a (mw + 2) + b.
     """
     p = z.shape[0]
-    t2 = (m + 2) ** 2
-    # (p, 9, C) -> (9, p * C): offsets first, as kron(G, G) mixes them
+    # (p, 9, C) -> (9, p * C): offsets first, as kron(G_mh, G_mw) mixes them
     g = xp.reshape(
         xp.permute_dims(xp.reshape(z, (p, 9, n_channels)), (1, 0, 2)), (9, -1)
     )
-    mix = _mixing("G", m, z, xp)
-    # nine broadcast products, not a GEMM: a multi-threaded BLAS call here
-    # leaves OpenBLAS workers spinning while transform's chunk threads start,
-    # which measured as slow as one thread
-    u = mix[:, 0:1] * g[0:1, :]
-    for offset in range(1, 9):
-        u += mix[:, offset : offset + 1] * g[offset : offset + 1, :]
-    # (C, p) views of (p, C) blocks: the layout the products were tuned with
-    return xp.permute_dims(xp.reshape(u, (t2, p, n_channels)), (0, 2, 1))
+    blocks = {(mh, mw) for _, _, mh, mw, _, _ in tiling(tuple(out_shape), largest)}
+    transformed = {}
+    for block in sorted(blocks):
+        mix = _mixing("G", block, z, xp)
+        # nine broadcast products, not a GEMM: a multi-threaded BLAS call here
+        # leaves OpenBLAS workers spinning while transform's chunk threads
+        # start, which measured as slow as one thread
+        u = mix[:, 0:1] * g[0:1, :]
+        for offset in range(1, 9):
+            u += mix[:, offset : offset + 1] * g[offset : offset + 1, :]
+        # (C, p) views of (p, C) blocks: the layout the products were tuned with
+        transformed[block] = xp.permute_dims(
+            xp.reshape(u, (mix.shape[0], p, n_channels)), (0, 2, 1)
+        )
+    return transformed
 
 
-def _input_transform(padded, n_tiles, m, xp):
-    """B^T d B for every tile at stride m: array ((m + 2)^2, n * th * tw, C).
+def _input_transform(padded, group, xp):
+    """B^T d B for every tile of a group: array (th tw, n * nr * nc, C).
 
     The tile positions are gathered once (strided slices) and mixed by one
-    GEMM with kron(B^T, B^T).
+    GEMM with kron(B^T_mh, B^T_mw).
     """
-    th, tw = n_tiles
-    t = m + 2
+    r0, c0, mh, mw, nr, nc = group
+    th, tw = mh + 2, mw + 2
     n, c = padded.shape[0], padded.shape[-1]
     tiles = xp.stack(
         [
-            padded[:, a : a + m * (th - 1) + 1 : m, b : b + m * (tw - 1) + 1 : m, :]
-            for a in range(t)
-            for b in range(t)
+            padded[
+                :,
+                r0 + a : r0 + a + mh * (nr - 1) + 1 : mh,
+                c0 + b : c0 + b + mw * (nc - 1) + 1 : mw,
+                :,
+            ]
+            for a in range(th)
+            for b in range(tw)
         ],
         axis=0,
-    )  # (t^2, n, th, tw, C), position a * t + b
-    v = xp.matmul(_mixing("B_T", m, padded, xp), xp.reshape(tiles, (t * t, -1)))
-    return xp.reshape(v, (t * t, n * th * tw, c))
+    )  # (th tw, n, nr, nc, C), position a tw + b
+    mix = _mixing("B_T", (mh, mw), padded, xp)
+    v = xp.matmul(mix, xp.reshape(tiles, (th * tw, -1)))
+    return xp.reshape(v, (th * tw, n * nr * nc, c))
+
+
+def _group_products(padded, group, transformed, xp):
+    """The group's products as its part of the map, (n, mh nr, mw nc, p)."""
+    _, _, mh, mw, nr, nc = group
+    n, p = padded.shape[0], transformed.shape[-1]
+    products = xp.matmul(_input_transform(padded, group, xp), transformed)
+    # A^T M A for every tile as one GEMM with kron(A^T_mh, A^T_mw): output
+    # (x, y) of each mh x mw block, then laid out as the group's part of the map
+    blocks = xp.matmul(
+        _mixing("A_T", (mh, mw), products, xp),
+        xp.reshape(products, (products.shape[0], -1)),
+    )
+    blocks = xp.reshape(blocks, (mh, mw, n, nr, nc, p))
+    return xp.reshape(
+        xp.permute_dims(blocks, (2, 3, 0, 4, 1, 5)), (n, mh * nr, mw * nc, p)
+    )
 
 
 def winograd_products(padded, z, out_shape, xp, transformed=None):
@@ -174,9 +227,10 @@ def winograd_products(padded, z, out_shape, xp, transformed=None):
     out_shape : tuple (H, W)
         Spatial shape of the products, as im2col would give.
     xp : module
-    transformed : array of shape ((m + 2)^2, C, p) or None, default=None
-        :func:`filter_transform` of ``z``, when already computed; its size
-        sets m. None: computed here, with m from :func:`output_tile`.
+    transformed : dict or None, default=None
+        :func:`filter_transform` of ``z`` for this ``out_shape``, when already
+        computed; its largest block sets the tiling (F(2x2) alone when it
+        holds only (2, 2)). None: computed here, with the default tiling.
 
     Returns
     -------
@@ -184,30 +238,31 @@ def winograd_products(padded, z, out_shape, xp, transformed=None):
         The same values as the patch matrix times z^T, up to rounding.
     """
     n, c, p = padded.shape[0], padded.shape[-1], z.shape[0]
-    height, width = out_shape
+    out_shape = tuple(out_shape)
     if transformed is None:
-        transformed = filter_transform(z, c, xp, output_tile(out_shape))
-    m = math.isqrt(transformed.shape[0]) - 2
-    th, tw = -(-height // m), -(-width // m)
-    extra = (m * th + 2 - padded.shape[1], m * tw + 2 - padded.shape[2])
-    if any(extra):  # the tiles overhang the map: zeros there
+        transformed = filter_transform(z, c, xp, out_shape)
+    groups = tiling(out_shape, max(max(block) for block in transformed))
+    cover = (
+        max(r0 + mh * nr for r0, _, mh, _, nr, _ in groups),
+        max(c0 + mw * nc for _, c0, _, mw, _, nc in groups),
+    )
+    dev = array_device(padded)
+    if (cover[0] + 2, cover[1] + 2) != tuple(padded.shape[1:3]):
+        # tiles overhang the map: zeros there
         grown = xp.zeros(
-            (n, m * th + 2, m * tw + 2, c),
-            dtype=padded.dtype,
-            device=array_device(padded),
+            (n, cover[0] + 2, cover[1] + 2, c), dtype=padded.dtype, device=dev
         )
         grown[:, : padded.shape[1], : padded.shape[2], :] = padded
         padded = grown
-    products = xp.matmul(_input_transform(padded, (th, tw), m, xp), transformed)
-    # A^T M A for every tile as one GEMM with kron(A^T, A^T): output (x, y)
-    # of each m x m block, then laid out as the (m th, m tw) map
-    blocks = xp.matmul(
-        _mixing("A_T", m, products, xp), xp.reshape(products, ((m + 2) ** 2, -1))
-    )
-    blocks = xp.reshape(blocks, (m, m, n, th, tw, p))
-    out = xp.reshape(
-        xp.permute_dims(blocks, (2, 3, 0, 4, 1, 5)), (n, m * th, m * tw, p)
-    )
-    if (m * th, m * tw) != (height, width):
-        out = out[:, :height, :width, :]
+    if len(groups) == 1:
+        out = _group_products(padded, groups[0], transformed[groups[0][2:4]], xp)
+    else:
+        out = xp.empty((n, *cover, p), dtype=padded.dtype, device=dev)
+        for group in groups:
+            r0, c0, mh, mw, nr, nc = group
+            out[:, r0 : r0 + mh * nr, c0 : c0 + mw * nc, :] = _group_products(
+                padded, group, transformed[(mh, mw)], xp
+            )
+    if cover != out_shape:
+        out = out[:, : out_shape[0], : out_shape[1], :]
     return out
