@@ -26,7 +26,7 @@ from ._layer import LayerSpec, layer_backward, layer_forward
 from ._lintrans import lintrans, lintrans_vjp
 from ._patches import extract_patches, pad_map, padding_widths
 from ._pooling import pooling_matrices
-from ._winograd import filter_transform, winograd_applies
+from ._winograd import filter_transform, tiling, winograd_applies
 
 #: memory allowed for one batch's intermediate arrays when batch_size is automatic
 DEFAULT_BATCH_BYTES = 256 * 2**20
@@ -35,6 +35,10 @@ DEFAULT_BATCH_BYTES = 256 * 2**20
 HOST_CHUNK = 16
 #: intermediates allowed per thread chunk of the forward pass (host_chunk)
 CHUNK_BYTES = 14 * 2**20
+#: fewest bytes wanted in a column of a Winograd tile group's GEMM rows
+#: (host_chunk): 16 float32 or 8 float64 rows, one cache line and the row
+#: block of an AVX2 GEMM kernel
+MIN_WINOGRAD_COLUMN_BYTES = 64
 
 __all__ = [
     "ChunkRunner",
@@ -188,11 +192,22 @@ def host_chunk(shapes, specs, itemsize):
     """Samples per thread chunk of the forward pass on the host.
 
     Chunks whose intermediates stay near the caches run faster in two
-    threads: on two cores, float32, 28x28x1 images ran fastest in chunks of
-    8 and 32x32x3 in chunks of 6 (docs/benchmarks.md), which this budget
-    gives; never more than ``HOST_CHUNK``.
+    threads (on two cores, float32, 32x32x3 images ran fastest in chunks of
+    6, and 10 % slower in chunks of 16: docs/benchmarks.md), which the
+    ``CHUNK_BYTES`` budget gives; but a Winograd layer's smallest tile group
+    (one F(2x2) tile per image at the corner of a 14x14 map) makes one GEMM
+    per transformed position with as many rows as the chunk has tiles in
+    that group, and GEMMs whose columns hold fewer than
+    ``MIN_WINOGRAD_COLUMN_BYTES`` run far from BLAS's peak (28x28x1 images:
+    chunks of 16 were 5-6 % faster than the budget's 8 in float32, chunks
+    of 8 7 % faster than 16 and 4 in float64). Never more than ``HOST_CHUNK``.
     """
     fit = CHUNK_BYTES // _bytes_per_sample(shapes, specs, itemsize)
+    min_rows = MIN_WINOGRAD_COLUMN_BYTES // itemsize
+    for shape, spec in zip(shapes, specs):
+        if winograd_applies(spec.patch_shape, shape.in_channels):
+            fewest = min(nr * nc for *_, nr, nc in tiling(tuple(shape.conv)))
+            fit = max(fit, -(-min_rows // fewest))
     return int(min(max(fit, 1), HOST_CHUNK))
 
 

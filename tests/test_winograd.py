@@ -6,6 +6,7 @@ import pytest
 from sklearn_ckn._backend import to_numpy as _host
 from sklearn_ckn._layer import LayerSpec, layer_forward, layer_shapes
 from sklearn_ckn._lintrans import lintrans
+from sklearn_ckn._network import HOST_CHUNK, MIN_WINOGRAD_COLUMN_BYTES, host_chunk
 from sklearn_ckn._patches import extract_patches, pad_map, padding_widths
 from sklearn_ckn._pooling import pooling_matrices
 from sklearn_ckn._winograd import (
@@ -137,3 +138,21 @@ def test_precomputed_filter_transform_gives_the_same_products(xp):
     transformed = filter_transform(z, 16, xp, (6, 5))
     reused = _host(winograd_products(padded, z, (6, 5), xp, transformed=transformed))
     np.testing.assert_array_equal(reused, fresh)
+
+
+@pytest.mark.parametrize("itemsize", [4, 8])
+def test_host_chunks_give_every_tile_group_full_gemm_columns(itemsize):
+    specs = [
+        LayerSpec(64, (3, 3), (2, 2), "exp", 0.6, "same", 1e-3),
+        LayerSpec(256, (3, 3), (2, 2), "exp", 0.6, "same", 1e-3),
+    ]
+    for image, channels, expected in [((28, 28), 1, 16), ((32, 32), 3, 6)]:
+        shapes = layer_shapes(image, channels, specs)
+        chunk = host_chunk(shapes, specs, itemsize)
+        assert chunk <= HOST_CHUNK
+        # layer 2's smallest group (one tile per image on 14x14 maps, 16 on
+        # 16x16 maps) gets at least a cache line of rows per column
+        fewest = min(nr * nc for *_, nr, nc in tiling(shapes[1].conv))
+        assert chunk * fewest * itemsize >= MIN_WINOGRAD_COLUMN_BYTES
+        if itemsize == 4:
+            assert chunk == expected
