@@ -198,8 +198,13 @@ def _input_transform(padded, group, xp):
     return xp.reshape(v, (th * tw, n * nr * nc, c))
 
 
-def _group_products(padded, group, transformed, xp):
-    """The group's products as its part of the map, (n, mh nr, mw nc, p)."""
+def _group_products(padded, group, transformed, xp, scale=None):
+    """The group's products as its part of the map, (n, mh nr, mw nc, p).
+
+    ``scale``, the group's part of a per-position factor (n, mh nr, mw nc,
+    1), multiplies the products while they are laid out as the map: the
+    layout copy is made anyway, so the factor costs no pass of its own.
+    """
     _, _, mh, mw, nr, nc = group
     n, p = padded.shape[0], transformed.shape[-1]
     products = xp.matmul(_input_transform(padded, group, xp), transformed)
@@ -209,13 +214,15 @@ def _group_products(padded, group, transformed, xp):
         _mixing("A_T", (mh, mw), products, xp),
         xp.reshape(products, (products.shape[0], -1)),
     )
-    blocks = xp.reshape(blocks, (mh, mw, n, nr, nc, p))
-    return xp.reshape(
-        xp.permute_dims(blocks, (2, 3, 0, 4, 1, 5)), (n, mh * nr, mw * nc, p)
+    blocks = xp.permute_dims(
+        xp.reshape(blocks, (mh, mw, n, nr, nc, p)), (2, 3, 0, 4, 1, 5)
     )
+    if scale is not None:
+        blocks = blocks * xp.reshape(scale, (n, nr, mh, nc, mw, 1))
+    return xp.reshape(blocks, (n, mh * nr, mw * nc, p))
 
 
-def winograd_products(padded, z, out_shape, xp, transformed=None):
+def winograd_products(padded, z, out_shape, xp, transformed=None, scale=None):
     """<z_f, x> for every filter and every 3x3 patch x of a padded map.
 
     Parameters
@@ -231,11 +238,15 @@ def winograd_products(padded, z, out_shape, xp, transformed=None):
         :func:`filter_transform` of ``z`` for this ``out_shape``, when already
         computed; its largest block sets the tiling (F(2x2) alone when it
         holds only (2, 2)). None: computed here, with the default tiling.
+    scale : array of shape (n, H, W, 1) or None, default=None
+        A factor per position that the products are multiplied by, at no
+        extra pass (the forward pass's c / nu).
 
     Returns
     -------
     array of shape (n, H, W, p)
-        The same values as the patch matrix times z^T, up to rounding.
+        The same values as the patch matrix times z^T (times ``scale``), up
+        to rounding.
     """
     n, c, p = padded.shape[0], padded.shape[-1], z.shape[0]
     out_shape = tuple(out_shape)
@@ -247,22 +258,32 @@ def winograd_products(padded, z, out_shape, xp, transformed=None):
         max(c0 + mw * nc for _, c0, _, mw, _, nc in groups),
     )
     dev = array_device(padded)
-    if (cover[0] + 2, cover[1] + 2) != tuple(padded.shape[1:3]):
-        # tiles overhang the map: zeros there
+    if cover != out_shape:
+        # tiles overhang the map: zeros there, in the input and the scale
         grown = xp.zeros(
             (n, cover[0] + 2, cover[1] + 2, c), dtype=padded.dtype, device=dev
         )
         grown[:, : padded.shape[1], : padded.shape[2], :] = padded
         padded = grown
+        if scale is not None:
+            grown = xp.zeros((n, *cover, 1), dtype=scale.dtype, device=dev)
+            grown[:, : out_shape[0], : out_shape[1], :] = scale
+            scale = grown
+
+    def part(group):
+        r0, c0, mh, mw, nr, nc = group
+        region = None
+        if scale is not None:
+            region = scale[:, r0 : r0 + mh * nr, c0 : c0 + mw * nc, :]
+        return _group_products(padded, group, transformed[(mh, mw)], xp, region)
+
     if len(groups) == 1:
-        out = _group_products(padded, groups[0], transformed[groups[0][2:4]], xp)
+        out = part(groups[0])
     else:
         out = xp.empty((n, *cover, p), dtype=padded.dtype, device=dev)
         for group in groups:
             r0, c0, mh, mw, nr, nc = group
-            out[:, r0 : r0 + mh * nr, c0 : c0 + mw * nc, :] = _group_products(
-                padded, group, transformed[(mh, mw)], xp
-            )
+            out[:, r0 : r0 + mh * nr, c0 : c0 + mw * nc, :] = part(group)
     if cover != out_shape:
         out = out[:, : out_shape[0], : out_shape[1], :]
     return out

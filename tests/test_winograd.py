@@ -52,6 +52,16 @@ def test_products_match_the_patch_matrix(xp, spatial, padding, n_channels, large
     np.testing.assert_allclose(
         got, expected, rtol=0, atol=1e-12 * np.abs(expected).max()
     )
+    # a factor per position, applied while the products are laid out
+    scale = rng.random((2, *out_shape, 1)) + 0.5
+    scaled = _host(
+        winograd_products(
+            padded, xp.asarray(z), out_shape, xp, transformed, xp.asarray(scale)
+        )
+    )
+    np.testing.assert_allclose(
+        scaled, expected * scale, rtol=0, atol=2e-12 * np.abs(expected).max()
+    )
 
 
 @pytest.mark.parametrize("largest", [2, 4])
@@ -107,14 +117,18 @@ def test_product_counts_of_the_benchmarked_maps():
     assert product_count((1, 1)) == 16
 
 
-def test_transform_path_equals_the_training_path(xp):
-    """layer_forward without a cache (Winograd) and with one (im2col) agree."""
-    spec = LayerSpec(24, (3, 3), (2, 2), "exp", 0.6, "same", 1e-2)
-    assert winograd_applies(spec.patch_shape, 16)
-    shape = layer_shapes((9, 10), 16, [spec])[0]
+@pytest.mark.parametrize("n_channels", [3, 16])
+@pytest.mark.parametrize("sigma", [0.6, 0.15])
+def test_transform_path_equals_the_training_path(xp, n_channels, sigma):
+    """layer_forward without a cache (Winograd from 16 channels, exp in place,
+    with exp(-c) folded into nu up to c = 30 and not above: sigma 0.6, c = 2.8;
+    sigma 0.15, c = 44) and with one (im2col, kernel_value) agree."""
+    spec = LayerSpec(24, (3, 3), (2, 2), "exp", sigma, "same", 1e-2)
+    assert winograd_applies(spec.patch_shape, n_channels) == (n_channels == 16)
+    shape = layer_shapes((9, 10), n_channels, [spec])[0]
     rng = np.random.default_rng(2)
-    h = xp.asarray(rng.random((3, 9, 10, 16)))
-    z = xp.asarray(_unit_rows(rng.standard_normal((24, 9 * 16))))
+    h = xp.asarray(rng.random((3, 9, 10, n_channels)))
+    z = xp.asarray(_unit_rows(rng.standard_normal((24, 9 * n_channels))))
     m = lintrans(z, spec.kernel, spec.sigma, spec.eps, xp)
     pools = pooling_matrices(shape.conv, spec.subsampling, xp, xp.float64, None)
     fast = _host(layer_forward(h, spec, z, m, xp, pools))
