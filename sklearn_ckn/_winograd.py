@@ -22,6 +22,8 @@ import functools
 
 from array_api_compat import device as array_device
 
+from ._backend import element_strides, strided_view
+
 __all__ = [
     "filter_transform",
     "product_count",
@@ -130,7 +132,12 @@ _MIXING_CACHE = {}
 def _mixing(name, block, like, xp):
     """kron(X_mh, X_mw) for the 1-D matrix ``name`` of F(mh x mw, 3x3)."""
     dev = array_device(like)
-    key = (name, block, xp.__name__, str(like.dtype), str(dev))
+    # the dtype and device themselves: their str() held the GIL in every chunk
+    key = (name, block, xp.__name__, like.dtype, dev)
+    try:
+        hash(key)
+    except TypeError:  # a namespace whose devices do not hash
+        key = (name, block, xp.__name__, str(like.dtype), str(dev))
     if key not in _MIXING_CACHE:
         mh, mw = block
         mix = _kron(_MATRICES[mh][name], _MATRICES[mw][name])
@@ -171,15 +178,26 @@ def filter_transform(z, n_channels, xp, out_shape, largest=4):
     return transformed
 
 
-def _input_transform(padded, group, xp):
-    """B^T d B for every tile of a group: array (th tw, n * nr * nc, C).
+def _tiles(padded, group, xp):
+    """Every tile of a group, array (th tw, n nr nc C), position a tw + b.
 
-    The tile positions are gathered once (strided slices) and mixed by one
-    GEMM with kron(B^T_mh, B^T_mw).
+    On NumPy and CuPy one strided view read by one copy, which releases
+    Python's GIL (stacking the th tw strided slices holds it while copying,
+    which serialized transform's threads); elsewhere the slices are stacked.
     """
     r0, c0, mh, mw, nr, nc = group
     th, tw = mh + 2, mw + 2
     n, c = padded.shape[0], padded.shape[-1]
+    if hasattr(padded, "strides"):
+        sn, sh, sw, sc = element_strides(padded)
+        view = strided_view(
+            padded[:, r0:, c0:, :],
+            (th, tw, n, nr, nc, c),
+            (sh, sw, sn, mh * sh, mw * sw, sc),
+            xp,
+        )
+        if view is not None:
+            return xp.reshape(view, (th * tw, -1))
     tiles = xp.stack(
         [
             padded[
@@ -192,10 +210,20 @@ def _input_transform(padded, group, xp):
             for b in range(tw)
         ],
         axis=0,
-    )  # (th tw, n, nr, nc, C), position a tw + b
+    )
+    return xp.reshape(tiles, (th * tw, -1))
+
+
+def _input_transform(padded, group, xp):
+    """B^T d B for every tile of a group: array (th tw, n * nr * nc, C).
+
+    The tiles are gathered once (:func:`_tiles`) and mixed by one GEMM with
+    kron(B^T_mh, B^T_mw).
+    """
+    _, _, mh, mw, _, _ = group
     mix = _mixing("B_T", (mh, mw), padded, xp)
-    v = xp.matmul(mix, xp.reshape(tiles, (th * tw, -1)))
-    return xp.reshape(v, (th * tw, n * nr * nc, c))
+    v = xp.matmul(mix, _tiles(padded, group, xp))
+    return xp.reshape(v, (mix.shape[0], -1, padded.shape[-1]))
 
 
 def _group_products(padded, group, transformed, xp, scale=None):
