@@ -16,6 +16,7 @@ from ._patches import (
     extract_patches,
     pad_map,
     padding_widths,
+    patch_columns,
     patch_squared_norms,
     patch_squared_norms_adjoint,
     patches_adjoint,
@@ -132,6 +133,10 @@ def responses(h, spec, z, xp, cache=None, winograd_filters=None):
         )
         if exp_forward:
             return _exp_responses_in_place(dots, nu, spec.sigma, xp, scaled=True)
+    elif cache is None:
+        columns = patch_columns(padded, spec.patch_shape, xp)
+        dots = xp.matrix_transpose(columns) @ xp.matrix_transpose(z)
+        dots = xp.reshape(dots, (*sq_norms.shape, z.shape[0]))
     else:
         patches = extract_patches(padded, spec.patch_shape, xp)
         dots = _times(patches, xp.matrix_transpose(z), xp)

@@ -15,6 +15,7 @@ from ._backend import element_strides, strided_view
 __all__ = [
     "conv_output_shape",
     "extract_patches",
+    "patch_columns",
     "filters_from_internal",
     "filters_to_internal",
     "pad_map",
@@ -125,6 +126,33 @@ def _patch_rows_view(h_padded, patch_shape, out_shape, xp):
         patch_shape[-1] * h_padded.shape[-1],
     )
     return strided_view(h_padded, shape, (batch, *spatial, *spatial[:-1], channel), xp)
+
+
+def patch_columns(h_padded, patch_shape, xp):
+    """The patch matrix transposed, (prod(patch_shape) C, n prod(out_spatial)).
+
+    Row (offset..., c) holds that value of every patch: the forward pass
+    multiplies its transpose by the filters. On NumPy and CuPy it is one
+    strided view read by one copy, whose inner loops run along the map's
+    last spatial axis and which releases Python's GIL (stacking windows, as
+    :func:`extract_patches` does for one channel, holds it while copying);
+    elsewhere the transpose of :func:`extract_patches`.
+    """
+    n, *spatial, c = h_padded.shape
+    out_shape = tuple(s - k + 1 for s, k in zip(spatial, patch_shape))
+    d, rows = math.prod(patch_shape) * c, n * math.prod(out_shape)
+    if hasattr(h_padded, "strides"):
+        batch, *axes, channel = element_strides(h_padded)
+        view = strided_view(
+            h_padded,
+            (*patch_shape, c, n, *out_shape),
+            (*axes, channel, batch, *axes),
+            xp,
+        )
+        if view is not None:
+            return xp.reshape(view, (d, rows))
+    patches = extract_patches(h_padded, patch_shape, xp)
+    return xp.matrix_transpose(xp.reshape(patches, (rows, d)))
 
 
 def patch_squared_norms(h_padded, patch_shape, xp):

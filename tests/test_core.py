@@ -21,6 +21,7 @@ from sklearn_ckn._patches import (
     filters_from_internal,
     filters_to_internal,
     pad_map,
+    patch_columns,
     patch_squared_norms,
 )
 from sklearn_ckn._pooling import pool, pooling_matrix
@@ -85,6 +86,20 @@ def test_patches_of_a_map_that_is_a_strided_view(xp, view):
     h = base[..., ::2] if view == "every other channel" else base[:, :, ::2, :3]
     patches = _host(extract_patches(xp.asarray(h), (3, 2), xp))
     np.testing.assert_array_equal(patches, _naive_patches(h, (3, 2), (0, 0)))
+
+
+@pytest.mark.parametrize("n_channels", [1, 3])
+@pytest.mark.parametrize("k", [(3, 3), (2, 4)])
+def test_patch_columns_are_the_transposed_patch_matrix(xp, n_channels, k):
+    h = np.random.default_rng(3).standard_normal((2, 6, 7, n_channels))
+    columns = _host(patch_columns(pad_map(xp.asarray(h), (1, 1), xp), k, xp))
+    expected = _naive_patches(h, k, (1, 1))
+    np.testing.assert_array_equal(columns, expected.reshape(-1, columns.shape[0]).T)
+    # one-dimensional signals
+    s = h[:, 0]
+    columns = _host(patch_columns(xp.asarray(s), (3,), xp))
+    windows = np.stack([s[:, a : a + 5] for a in range(3)], axis=-2)
+    np.testing.assert_array_equal(columns, windows.reshape(10, -1).T)
 
 
 def test_one_dimensional_patches(xp):
