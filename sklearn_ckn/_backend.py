@@ -121,12 +121,23 @@ def exp_in_place(x, xp):
     return xp.exp(x)
 
 
-def strided_view(x, shape, strides, xp):
-    """A read-only view of ``x`` with ``shape`` and ``strides`` (in elements),
-    or None where the library has no such views (the array API standard has
-    none; NumPy and CuPy do). The caller guarantees the view stays inside ``x``.
+def strided_view(x, shape, strides, xp, start=None):
+    """A read-only view of ``x`` with ``shape`` and ``strides`` (in elements)
+    that begins at index ``start`` of ``x`` (default: its first element), or
+    None where the library has no such views (the array API standard has
+    none; NumPy and CuPy do). The caller guarantees the view stays inside
+    ``x`` and never writes to it.
     """
-    byte_strides = tuple(s * x.dtype.itemsize for s in strides)
+    itemsize = x.dtype.itemsize
+    byte_strides = tuple(s * itemsize for s in strides)
+    start = tuple(start or ())
+    if is_numpy_namespace(xp) and x.flags.c_contiguous:
+        # the ndarray constructor costs a fifth of as_strided's Python, which
+        # holds the GIL in every chunk of transform's threads
+        offset = sum(i * s for i, s in zip(start, x.strides))
+        return np.ndarray(shape, x.dtype, buffer=x, offset=offset, strides=byte_strides)
+    if start:
+        x = x[tuple(slice(i, None) for i in start)]
     if is_numpy_namespace(xp):
         return np.lib.stride_tricks.as_strided(
             x, shape=shape, strides=byte_strides, writeable=False

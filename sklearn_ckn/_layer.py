@@ -9,7 +9,7 @@ backward pass mirrors every step with its hand-written adjoint.
 import math
 from dataclasses import dataclass
 
-from ._backend import array_device, exp_in_place
+from ._backend import exp_in_place
 from ._kernels import kernel_derivative, kernel_value
 from ._patches import (
     conv_output_shape,
@@ -121,8 +121,7 @@ def responses(h, spec, z, xp, cache=None, winograd_filters=None):
     padded = pad_map(h, padding_widths(spec.patch_shape, spec.padding), xp)
     sq_norms = patch_squared_norms(padded, spec.patch_shape, xp)
     # maximum, not array_api_compat's clip: its Python holds the GIL
-    floor = xp.asarray(PATCH_NORM_FLOOR, dtype=sq_norms.dtype, device=array_device(h))
-    nu = xp.sqrt(xp.maximum(sq_norms, floor))[..., None]
+    nu = xp.sqrt(xp.maximum(sq_norms, PATCH_NORM_FLOOR))[..., None]
     exp_forward = cache is None and spec.kernel == "exp"
     if cache is None and winograd_applies(spec.patch_shape, h.shape[-1]):
         # forward only: no patch matrix, 2.25 to 4 times fewer multiply-adds;

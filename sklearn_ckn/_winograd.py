@@ -191,10 +191,11 @@ def _tiles(padded, group, xp):
     if hasattr(padded, "strides"):
         sn, sh, sw, sc = element_strides(padded)
         view = strided_view(
-            padded[:, r0:, c0:, :],
+            padded,
             (th, tw, n, nr, nc, c),
             (sh, sw, sn, mh * sh, mw * sw, sc),
             xp,
+            start=(0, r0, c0, 0),
         )
         if view is not None:
             return xp.reshape(view, (th * tw, -1))

@@ -11,6 +11,7 @@ import scipy.linalg
 from array_api_compat import numpy as compat_numpy
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from sklearn_ckn._backend import element_strides, strided_view
 from sklearn_ckn._backend import to_numpy as _host
 from sklearn_ckn._kernels import KERNELS, kernel_derivative, kernel_value
 from sklearn_ckn._kmeans import TooFewDistinctPatchesError, spherical_kmeans
@@ -226,3 +227,16 @@ def test_chunk_runner_follows_the_users_blas_limit_and_restores_it(limit):
         with runner:
             assert set(blas_threads()) == {1}
         assert set(blas_threads()) == {limit}
+
+
+@pytest.mark.parametrize("contiguous", [True, False])
+def test_strided_view_starts_where_asked(contiguous):
+    base = np.arange(2 * 5 * 6 * 3, dtype=float).reshape(2, 5, 6, 3)
+    x = base if contiguous else np.asfortranarray(base)
+    sn, sh, sw, sc = element_strides(x)
+    # 2 x 2 windows of one channel, from row 1 and column 2 on
+    view = strided_view(x, (2, 3, 2, 2), (sn, sw, sh, sw), compat_numpy, (0, 1, 2, 1))
+    for n in range(2):
+        for j in range(3):
+            np.testing.assert_array_equal(view[n, j], base[n, 1:3, 2 + j : 4 + j, 1])
+    assert np.shares_memory(view, x)
