@@ -123,17 +123,19 @@ def responses(h, spec, z, xp, cache=None, winograd_filters=None):
     # maximum, not array_api_compat's clip: its Python holds the GIL
     nu = xp.sqrt(xp.maximum(sq_norms, PATCH_NORM_FLOOR))[..., None]
     exp_forward = cache is None and spec.kernel == "exp"
+    # the exp responses' factor c / nu, applied where it costs no pass over
+    # the responses: on the Winograd products' layout copy, or on the patch
+    # columns (prod(patch_shape) C values a position, against p responses)
+    scale = 1.0 / (spec.sigma**2 * nu) if exp_forward else None
     if cache is None and winograd_applies(spec.patch_shape, h.shape[-1]):
-        # forward only: no patch matrix, 2.25 to 4 times fewer multiply-adds;
-        # the exp responses' factor c / nu rides on the products' layout copy
-        scale = 1.0 / (spec.sigma**2 * nu) if exp_forward else None
+        # forward only: no patch matrix, 2.25 to 4 times fewer multiply-adds
         dots = winograd_products(
             padded, z, sq_norms.shape[1:], xp, winograd_filters, scale
         )
-        if exp_forward:
-            return _exp_responses_in_place(dots, nu, spec.sigma, xp, scaled=True)
     elif cache is None:
         columns = patch_columns(padded, spec.patch_shape, xp)
+        if exp_forward:
+            columns = columns * xp.reshape(scale, (1, -1))
         dots = xp.matrix_transpose(columns) @ xp.matrix_transpose(z)
         dots = xp.reshape(dots, (*sq_norms.shape, z.shape[0]))
     else:
@@ -161,28 +163,25 @@ def responses(h, spec, z, xp, cache=None, winograd_filters=None):
 FOLDED_EXP_MAX_C = 30.0
 
 
-def _exp_responses_in_place(dots, nu, sigma, xp, scaled=False):
-    """nu * exp((dots / nu - 1) / sigma^2), overwriting ``dots``.
+def _exp_responses_in_place(u, nu, sigma, xp):
+    """nu * exp(u - c), c = 1 / sigma^2, overwriting ``u`` = c <z, x> / nu.
 
-    The forward pass's largest arrays are these responses: computed in place
-    they take three passes and no new array: dots * (c / nu), c = 1 /
-    sigma^2 (skipped when ``scaled``: the Winograd products come with it),
-    then exp, then times nu exp(-c), whose factors are per position, small
-    (an exp(-c) folded into nu saves the pass subtracting c). Both factors
-    scale exactly with a power-of-two scaling of the input, so the responses
-    stay exactly proportional to it.
+    The forward pass's largest arrays are these responses: the factor c / nu
+    is applied before (:func:`responses`), so in place they take two passes
+    and no new array: exp, then times nu exp(-c), a factor per position,
+    small (the exp(-c) folded into nu saves the pass subtracting c). Both
+    factors scale exactly with a power-of-two scaling of the input, so the
+    responses stay exactly proportional to it.
     """
     c = 1.0 / sigma**2
-    if not scaled:
-        dots *= c / nu
     if c > FOLDED_EXP_MAX_C:
-        dots -= c
-        dots = exp_in_place(dots, xp)
-        dots *= nu
-        return dots
-    dots = exp_in_place(dots, xp)
-    dots *= nu * math.exp(-c)
-    return dots
+        u -= c
+        u = exp_in_place(u, xp)
+        u *= nu
+        return u
+    u = exp_in_place(u, xp)
+    u *= nu * math.exp(-c)
+    return u
 
 
 def layer_forward(h, spec, z, m, xp, pool_mats=None, cache=None, winograd_filters=None):
