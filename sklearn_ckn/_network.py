@@ -254,7 +254,6 @@ def transform_in_batches(
         flattened in C order.
     """
     n = x.shape[0]
-    layers = device_layers(specs, params, shapes, xp, dev, dtype)
     n_out = specs[-1].n_filters * math.prod(shapes[-1].output)
     itemsize = xp.finfo(dtype).bits // 8
     if batch_size is None:
@@ -267,7 +266,7 @@ def transform_in_batches(
     # writes its rows itself (in its thread): no concatenation, no extra copy
     direct = same_place(xp, dev, out_xp, out_dev)
 
-    def features(batch, start, rows):
+    def features(layers, batch, start, rows):
         feats = forward(batch[rows, ...], layers, xp)
         flat = xp.reshape(
             xp.permute_dims(feats, channel_first), (feats.shape[0], n_out)
@@ -279,11 +278,14 @@ def transform_in_batches(
         return None
 
     with ChunkRunner(xp, host_chunk(shapes, specs, itemsize)) as runner:
+        # inside the runner: BLAS is single-threaded on the host here, for the
+        # filters' Winograd transforms as for the chunks
+        layers = device_layers(specs, params, shapes, xp, dev, dtype)
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             batch = to_namespace(x[start:stop, ...], xp, dev, dtype)
             parts = runner.map(
-                lambda rows: features(batch, start, rows),  # noqa: B023
+                lambda rows: features(layers, batch, start, rows),  # noqa: B023
                 stop - start,
             )
             if not direct:

@@ -165,12 +165,11 @@ def filter_transform(z, n_channels, xp, out_shape, largest=4):
     transformed = {}
     for block in sorted(blocks):
         mix = _mixing("G", block, z, xp)
-        # nine broadcast products, not a GEMM: a multi-threaded BLAS call here
-        # leaves OpenBLAS workers spinning while transform's chunk threads
-        # start, which measured as slow as one thread
-        u = mix[:, 0:1] * g[0:1, :]
-        for offset in range(1, 9):
-            u += mix[:, offset : offset + 1] * g[offset : offset + 1, :]
+        # one GEMM: transform computes this inside its chunk runner, where
+        # BLAS runs single-threaded (a multi-threaded call just before the
+        # chunk threads start leaves OpenBLAS workers spinning, which measured
+        # as slow as one thread)
+        u = mix @ g
         # (C, p) views of (p, C) blocks: the layout the products were tuned with
         transformed[block] = xp.permute_dims(
             xp.reshape(u, (mix.shape[0], p, n_channels)), (0, 2, 1)
