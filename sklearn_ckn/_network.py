@@ -151,7 +151,9 @@ class ChunkRunner:
 
     def __enter__(self):
         self._limits = _blas().limit(limits=1) if self.threaded else None
-        self._pool = ThreadPoolExecutor(self.n_threads) if self.n_threads > 1 else None
+        # the calling thread works too: n_threads - 1 helpers
+        helpers = self.n_threads - 1
+        self._pool = ThreadPoolExecutor(helpers) if helpers > 0 else None
         return self
 
     def __exit__(self, *exc):
@@ -166,7 +168,28 @@ class ChunkRunner:
         chunks = [slice(start, start + step) for start in range(0, n_samples, step)]
         if self._pool is None:
             return [function(rows) for rows in chunks]
-        return list(self._pool.map(function, chunks))
+        # every thread, the caller's included, takes the next chunk as it
+        # finishes one (next() on a shared iterator is atomic under the GIL):
+        # the caller computes instead of waking up for each finished chunk
+        results = [None] * len(chunks)
+        todo = iter(range(len(chunks)))
+
+        def work():
+            try:
+                for index in todo:
+                    results[index] = function(chunks[index])
+            except BaseException:
+                for _ in todo:  # a chunk failed: no thread starts another
+                    pass
+                raise
+
+        helpers = [self._pool.submit(work) for _ in range(self.n_threads - 1)]
+        try:
+            work()
+        finally:
+            for helper in helpers:  # wait for them, then raise what they raised
+                helper.result()
+        return results
 
 
 def _bytes_per_sample(shapes, specs, itemsize):

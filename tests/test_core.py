@@ -240,3 +240,20 @@ def test_strided_view_starts_where_asked(contiguous):
         for j in range(3):
             np.testing.assert_array_equal(view[n, j], base[n, 1:3, 2 + j : 4 + j, 1])
     assert np.shares_memory(view, x)
+
+
+def test_chunk_runner_keeps_chunk_order_and_raises_what_a_chunk_raised():
+    seen = []
+
+    def rows_or_fail(rows):
+        seen.append(rows.start)
+        if rows.start == 48:
+            raise ValueError("chunk at 48")
+        return rows.start
+
+    with threadpool_limits(2, user_api="blas"), ChunkRunner(compat_numpy, 16) as runner:
+        assert runner.map(lambda rows: rows.start, 100) == list(range(0, 100, 16))
+        with pytest.raises(ValueError, match="chunk at 48"):
+            runner.map(rows_or_fail, 1000)
+    # the chunks after the failure are not all run
+    assert len(seen) < 1000 // 16
