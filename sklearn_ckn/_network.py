@@ -134,7 +134,8 @@ class ChunkRunner:
 
     On NumPy the batch is cut into chunks of ``chunk`` samples (default
     ``HOST_CHUNK``; :func:`host_chunk` sizes them for a network), run by as
-    many Python threads as BLAS had, with BLAS single-threaded: small chunks
+    many threads as BLAS had (the caller and helper threads), with BLAS
+    single-threaded: small chunks
     keep each layer's intermediates in cache, and NumPy releases the GIL in
     BLAS and in its ufuncs, so the threads run in parallel (on two cores
     transform is about 1.5 to 2 times as fast as with one call per batch and
@@ -193,9 +194,9 @@ class ChunkRunner:
 
 
 def _bytes_per_sample(shapes, specs, itemsize):
-    """A sample's largest intermediates in any layer: its padded input, the
-    patch matrix (built once by stacking, once reshaped), the responses and
-    their pooled copies."""
+    """A sample's largest intermediates in any layer, as the training path
+    holds them: its padded input, the patch matrix (stacked, then reshaped),
+    the responses and their pooled copies (the forward pass holds less)."""
     per_sample = 0
     for shape, spec in zip(shapes, specs):
         positions = math.prod(shape.conv)
