@@ -118,12 +118,15 @@ def test_product_counts_of_the_benchmarked_maps():
 
 
 @pytest.mark.parametrize("n_channels", [3, 16])
-@pytest.mark.parametrize("sigma", [0.6, 0.15])
-def test_transform_path_equals_the_training_path(xp, n_channels, sigma):
-    """layer_forward without a cache (Winograd from 16 channels, exp in place,
-    with exp(-c) folded into nu up to c = 30 and not above: sigma 0.6, c = 2.8;
-    sigma 0.15, c = 44) and with one (im2col, kernel_value) agree."""
-    spec = LayerSpec(24, (3, 3), (2, 2), "exp", sigma, "same", 1e-2)
+@pytest.mark.parametrize(
+    "kernel, sigma", [("exp", 0.6), ("exp", 0.15), ("arccos", 0.6), ("poly", 0.6)]
+)
+def test_transform_path_equals_the_training_path(xp, n_channels, kernel, sigma):
+    """layer_forward without a cache (patch columns, or Winograd from 16
+    channels; exp in place, with exp(-c) folded into nu up to c = 30 and not
+    above: sigma 0.6, c = 2.8; sigma 0.15, c = 44) and with one (im2col,
+    kernel_value) agree."""
+    spec = LayerSpec(24, (3, 3), (2, 2), kernel, sigma, "same", 1e-2)
     assert winograd_applies(spec.patch_shape, n_channels) == (n_channels == 16)
     shape = layer_shapes((9, 10), n_channels, [spec])[0]
     rng = np.random.default_rng(2)
