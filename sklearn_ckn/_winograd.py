@@ -11,8 +11,9 @@ blocks of 4 (36 products per 16 outputs) where they fit and of 2 at the
 border (F(4x2), F(2x4), F(2x2)). This replaces the patch matrix (im2col,
 9 C values per position) and its product for CKN's second and later layers,
 with 2.25 to 4 times fewer multiply-adds; it serves the forward pass only
-(training keeps the patches, which its backward pass needs). Each transform
-is one small GEMM with a Kronecker product of the 1-D matrices.
+(training keeps the patches, which its backward pass needs). The tile
+transforms are two small GEMMs each, one per tile axis; the filter
+transform one GEMM with the Kronecker product of the 1-D matrices.
 
 Maps are channels-last, (n, H, W, C); filters are in the internal patch order
 (offset-major, channel fastest) of :mod:`sklearn_ckn._patches`.
@@ -124,25 +125,43 @@ def _kron(a, b):
     return [[x * y for x in row_a for y in row_b] for row_a in a for row_b in b]
 
 
-#: kron(X_mh, X_mw) arrays by (matrix, (mh, mw), namespace, dtype, device):
-#: built once, not from Python lists again in every chunk
-_MIXING_CACHE = {}
+#: the transforms' matrices as arrays, by (matrix, sizes, namespace, dtype,
+#: device): built once, not from Python lists again in every chunk
+_MATRIX_CACHE = {}
 
 
-def _mixing(name, block, like, xp):
-    """kron(X_mh, X_mw) for the 1-D matrix ``name`` of F(mh x mw, 3x3)."""
+def _matrix(name, sizes, like, xp):
+    """kron of the 1-D matrices ``name`` of F(m, 3) for m in ``sizes``, as
+    ``like``'s arrays (one size: the 1-D matrix itself)."""
     dev = array_device(like)
     # the dtype and device themselves: their str() held the GIL in every chunk
-    key = (name, block, xp.__name__, like.dtype, dev)
+    key = (name, sizes, xp.__name__, like.dtype, dev)
     try:
         hash(key)
     except TypeError:  # a namespace whose devices do not hash
-        key = (name, block, xp.__name__, str(like.dtype), str(dev))
-    if key not in _MIXING_CACHE:
-        mh, mw = block
-        mix = _kron(_MATRICES[mh][name], _MATRICES[mw][name])
-        _MIXING_CACHE[key] = xp.asarray(mix, dtype=like.dtype, device=dev)
-    return _MIXING_CACHE[key]
+        key = (name, sizes, xp.__name__, str(like.dtype), str(dev))
+    if key not in _MATRIX_CACHE:
+        matrix = _MATRICES[sizes[0]][name]
+        for m in sizes[1:]:
+            matrix = _kron(matrix, _MATRICES[m][name])
+        _MATRIX_CACHE[key] = xp.asarray(matrix, dtype=like.dtype, device=dev)
+    return _MATRIX_CACHE[key]
+
+
+def _mix_separably(name, block, x, xp):
+    """kron(X_mh, X_mw) @ x for the 1-D matrices ``name`` of F(mh x mw, 3x3).
+
+    ``x`` is (th tw, N), row a tw + b; the result (rows of X_mh times rows of
+    X_mw, N). Two products, one per tile axis: 2.4 to 6 times fewer
+    multiply-adds than one with the Kronecker matrix, and 15-28 % faster
+    (F(4x4) tiles of 16 images, one thread).
+    """
+    first, second = (_matrix(name, (m,), x, xp) for m in block)
+    th, tw = first.shape[1], second.shape[1]
+    n = x.shape[-1]
+    y = first @ xp.reshape(x, (th, tw * n))
+    y = xp.matmul(second, xp.reshape(y, (first.shape[0], tw, n)))
+    return xp.reshape(y, (first.shape[0] * second.shape[0], n))
 
 
 def filter_transform(z, n_channels, xp, out_shape, largest=4):
@@ -164,7 +183,7 @@ def filter_transform(z, n_channels, xp, out_shape, largest=4):
     blocks = {(mh, mw) for _, _, mh, mw, _, _ in tiling(tuple(out_shape), largest)}
     transformed = {}
     for block in sorted(blocks):
-        mix = _mixing("G", block, z, xp)
+        mix = _matrix("G", block, z, xp)
         # one GEMM: transform computes this inside its chunk runner, where
         # BLAS runs single-threaded (a multi-threaded call just before the
         # chunk threads start leaves OpenBLAS workers spinning, which measured
@@ -217,13 +236,12 @@ def _tiles(padded, group, xp):
 def _input_transform(padded, group, xp):
     """B^T d B for every tile of a group: array (th tw, n * nr * nc, C).
 
-    The tiles are gathered once (:func:`_tiles`) and mixed by one GEMM with
-    kron(B^T_mh, B^T_mw).
+    The tiles are gathered once (:func:`_tiles`) and mixed by B^T_mh and
+    B^T_mw, one tile axis after the other.
     """
     _, _, mh, mw, _, _ = group
-    mix = _mixing("B_T", (mh, mw), padded, xp)
-    v = xp.matmul(mix, _tiles(padded, group, xp))
-    return xp.reshape(v, (mix.shape[0], -1, padded.shape[-1]))
+    v = _mix_separably("B_T", (mh, mw), _tiles(padded, group, xp), xp)
+    return xp.reshape(v, (v.shape[0], -1, padded.shape[-1]))
 
 
 def _group_products(padded, group, transformed, xp, scale=None):
@@ -236,11 +254,10 @@ def _group_products(padded, group, transformed, xp, scale=None):
     _, _, mh, mw, nr, nc = group
     n, p = padded.shape[0], transformed.shape[-1]
     products = xp.matmul(_input_transform(padded, group, xp), transformed)
-    # A^T M A for every tile as one GEMM with kron(A^T_mh, A^T_mw): output
-    # (x, y) of each mh x mw block, then laid out as the group's part of the map
-    blocks = xp.matmul(
-        _mixing("A_T", (mh, mw), products, xp),
-        xp.reshape(products, (products.shape[0], -1)),
+    # A^T M A for every tile, one tile axis after the other: output (x, y)
+    # of each mh x mw block, then laid out as the group's part of the map
+    blocks = _mix_separably(
+        "A_T", (mh, mw), xp.reshape(products, (products.shape[0], -1)), xp
     )
     blocks = xp.permute_dims(
         xp.reshape(blocks, (mh, mw, n, nr, nc, p)), (2, 3, 0, 4, 1, 5)
