@@ -33,6 +33,8 @@ DEFAULT_BATCH_BYTES = 256 * 2**20
 
 #: images per task when NumPy runs the forward pass of a batch on the CPU
 HOST_CHUNK = 16
+#: chunks per thread in a batch of transform on the host, batch_size automatic
+HOST_BATCH_ROUNDS = 32
 #: intermediates allowed per thread chunk of the forward pass (host_chunk)
 CHUNK_BYTES = 14 * 2**20
 #: fewest bytes wanted in a column of a Winograd tile group's GEMM rows
@@ -266,7 +268,9 @@ def transform_in_batches(
         Layer specs, (z, m) pairs and the shapes from :func:`layer_shapes`.
     xp, dev, dtype : compute namespace, device and float dtype.
     batch_size : int or None
-        None picks it from a memory budget (:func:`auto_batch_size`).
+        None picks it from a memory budget (:func:`auto_batch_size`), or on
+        the host, where the threads' chunks bound the intermediates,
+        ``HOST_BATCH_ROUNDS`` chunks per thread.
     out_xp, out_dev : namespace and device of the returned array.
     progress : callable or None, default=None
         Called with the number of samples of each batch once it is done.
@@ -280,8 +284,6 @@ def transform_in_batches(
     n = x.shape[0]
     n_out = specs[-1].n_filters * math.prod(shapes[-1].output)
     itemsize = xp.finfo(dtype).bits // 8
-    if batch_size is None:
-        batch_size = auto_batch_size(shapes, specs, itemsize)
     out_dtype = getattr(out_xp, float_name(dtype))
     out = out_xp.empty((n, n_out), dtype=out_dtype, device=out_dev)
     nd = len(shapes[0].input)
@@ -302,6 +304,14 @@ def transform_in_batches(
         return None
 
     with ChunkRunner(xp, host_chunk(shapes, specs, itemsize)) as runner:
+        if batch_size is None and runner.threaded:
+            # the chunks bound the intermediates: a batch only converts its
+            # input and reports progress, and whole rounds of chunks give the
+            # threads equal shares (the budget's 150 + 106 for 256 28x28
+            # images made two maps, each ending on one thread)
+            batch_size = runner.n_threads * runner.chunk * HOST_BATCH_ROUNDS
+        elif batch_size is None:
+            batch_size = auto_batch_size(shapes, specs, itemsize)
         # inside the runner: BLAS is single-threaded on the host here, for the
         # filters' Winograd transforms as for the chunks
         layers = device_layers(specs, params, shapes, xp, dev, dtype)
