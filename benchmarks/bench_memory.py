@@ -82,7 +82,7 @@ def main():
         rows,
         notes=[
             f"{args.n_images} random images; network {NETWORK}; batch_size left "
-            "at its default (chosen from a memory budget); one fresh process per "
+            "at its default (None); one fresh process per "
             "row. Extra = peak - resident before the images - input - output."
         ],
         append_to=args.append,
