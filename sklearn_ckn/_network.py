@@ -7,6 +7,7 @@ knows nothing of scikit-learn; the estimators call it.
 """
 
 import math
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -171,18 +172,23 @@ class ChunkRunner:
         if self._pool is None:
             return [function(rows) for rows in chunks]
         # every thread, the caller's included, takes the next chunk as it
-        # finishes one (next() on a shared iterator is atomic under the GIL):
-        # the caller computes instead of waking up for each finished chunk
+        # finishes one: the caller computes instead of waking up for each
+        # finished chunk (the lock keeps the hand-out exact without a GIL too)
         results = [None] * len(chunks)
-        todo = iter(range(len(chunks)))
+        todo, lock = iter(range(len(chunks))), threading.Lock()
+
+        def take():
+            with lock:
+                return next(todo, None)
 
         def work():
             try:
-                for index in todo:
+                while (index := take()) is not None:
                     results[index] = function(chunks[index])
             except BaseException:
-                for _ in todo:  # a chunk failed: no thread starts another
-                    pass
+                with lock:  # a chunk failed: no thread starts another
+                    for _ in todo:
+                        pass
                 raise
 
         helpers = [self._pool.submit(work) for _ in range(self.n_threads - 1)]
