@@ -96,6 +96,12 @@ def test_patch_columns_are_the_transposed_patch_matrix(xp, n_channels, k):
     columns = _host(patch_columns(pad_map(xp.asarray(h), (1, 1), xp), k, xp))
     expected = _naive_patches(h, k, (1, 1))
     np.testing.assert_array_equal(columns, expected.reshape(-1, columns.shape[0]).T)
+    # a map that is a strided view (every other column): no padding copy
+    wide = np.random.default_rng(4).standard_normal((2, 6, 14, n_channels))
+    view = wide[:, :, ::2]
+    columns = _host(patch_columns(xp.asarray(view), k, xp))
+    expected = _naive_patches(view, k, (0, 0))
+    np.testing.assert_array_equal(columns, expected.reshape(-1, columns.shape[0]).T)
     # one-dimensional signals
     s = h[:, 0]
     columns = _host(patch_columns(xp.asarray(s), (3,), xp))
