@@ -123,10 +123,10 @@ def exp_in_place(x, xp):
 
 def strided_view(x, shape, strides, xp, start=None):
     """A read-only view of ``x`` with ``shape`` and ``strides`` (in elements)
-    that begins at index ``start`` of ``x`` (default: its first element), or
-    None where the library has no such views (the array API standard has
-    none; NumPy and CuPy do). The caller guarantees the view stays inside
-    ``x`` and never writes to it.
+    that begins at index ``start`` of ``x`` (default: its first element).
+
+    Only for arrays whose :func:`element_strides` are not None. The caller
+    guarantees the view stays inside ``x`` and never writes to it.
     """
     itemsize = x.dtype.itemsize
     byte_strides = tuple(s * itemsize for s in strides)
@@ -142,15 +142,17 @@ def strided_view(x, shape, strides, xp, start=None):
         return np.lib.stride_tricks.as_strided(
             x, shape=shape, strides=byte_strides, writeable=False
         )
-    if xp.__name__.endswith("cupy"):
-        from cupy.lib.stride_tricks import as_strided
+    from cupy.lib.stride_tricks import as_strided
 
-        return as_strided(x, shape=shape, strides=byte_strides)
-    return None
+    return as_strided(x, shape=shape, strides=byte_strides)
 
 
-def element_strides(x):
-    """Strides of a NumPy or CuPy array in elements, not bytes."""
+def element_strides(x, xp):
+    """Strides of ``x`` in elements, not bytes, where :func:`strided_view`
+    can read it (NumPy and CuPy); None elsewhere (the array API standard has
+    no strided views)."""
+    if not (is_numpy_namespace(xp) or xp.__name__.endswith("cupy")):
+        return None
     return tuple(s // x.dtype.itemsize for s in x.strides)
 
 

@@ -203,9 +203,9 @@ def layer_forward(h, spec, z, m, xp, pool_mats=None, cache=None, winograd_filter
         Pre-built pooling matrices (see :func:`sklearn_ckn._pooling.pooling_matrices`).
     cache : dict or None
         Filled with what :func:`layer_backward` needs when given.
-    winograd_filters : array or None
-        The filters' Winograd transform, computed once per transform (see
-        :func:`responses`).
+    winograd_filters : dict or None
+        The filters' Winograd transforms, by tile shape, computed once per
+        transform (see :func:`responses`).
 
     Returns
     -------

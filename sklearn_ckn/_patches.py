@@ -115,7 +115,7 @@ def _patch_rows_view(h_padded, patch_shape, out_shape, xp):
     images). None where the namespace has no strided views, or the map's last
     two axes are not laid out contiguously.
     """
-    strides = element_strides(h_padded) if hasattr(h_padded, "strides") else None
+    strides = element_strides(h_padded, xp)
     if strides is None or strides[-2] != h_padded.shape[-1] * strides[-1]:
         return None
     batch, *spatial, channel = strides
@@ -141,16 +141,16 @@ def patch_columns(h_padded, patch_shape, xp):
     n, *spatial, c = h_padded.shape
     out_shape = tuple(s - k + 1 for s, k in zip(spatial, patch_shape))
     d, rows = math.prod(patch_shape) * c, n * math.prod(out_shape)
-    if hasattr(h_padded, "strides"):
-        batch, *axes, channel = element_strides(h_padded)
+    strides = element_strides(h_padded, xp)
+    if strides is not None:
+        batch, *axes, channel = strides
         view = strided_view(
             h_padded,
             (*patch_shape, c, n, *out_shape),
             (*axes, channel, batch, *axes),
             xp,
         )
-        if view is not None:
-            return xp.reshape(view, (d, rows))
+        return xp.reshape(view, (d, rows))
     patches = extract_patches(h_padded, patch_shape, xp)
     return xp.matrix_transpose(xp.reshape(patches, (rows, d)))
 

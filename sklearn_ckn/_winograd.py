@@ -206,8 +206,9 @@ def _tiles(padded, group, xp):
     r0, c0, mh, mw, nr, nc = group
     th, tw = mh + 2, mw + 2
     n, c = padded.shape[0], padded.shape[-1]
-    if hasattr(padded, "strides"):
-        sn, sh, sw, sc = element_strides(padded)
+    strides = element_strides(padded, xp)
+    if strides is not None:
+        sn, sh, sw, sc = strides
         view = strided_view(
             padded,
             (th, tw, n, nr, nc, c),
@@ -215,8 +216,7 @@ def _tiles(padded, group, xp):
             xp,
             start=(0, r0, c0, 0),
         )
-        if view is not None:
-            return xp.reshape(view, (th * tw, -1))
+        return xp.reshape(view, (th * tw, -1))
     tiles = xp.stack(
         [
             padded[
