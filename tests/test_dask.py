@@ -3,6 +3,8 @@ GridSearchCV under joblib's Dask backend on a local distributed cluster."""
 
 import warnings
 
+import dask.array as da
+import distributed
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
@@ -18,8 +20,6 @@ from sklearn_ckn import (
 )
 
 from ._fitting import fit_quietly
-
-da = pytest.importorskip("dask.array")
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +98,6 @@ def test_helpers_refuse_what_they_cannot_serve(digits, extractor):
 
 
 def test_grid_search_on_a_local_dask_cluster_matches_the_default_backend(digits):
-    distributed = pytest.importorskip("distributed")
     from joblib import parallel_config
 
     X, y = digits

@@ -6,6 +6,7 @@ filters than there are distinct patches (the default (32, 128) asks for more,
 and fit then rightly raises). The classifier runs a few epochs only.
 """
 
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_ckn import CKNClassifier, CKNFeatureExtractor
@@ -17,6 +18,9 @@ ESTIMATORS = [
 ]
 
 
+# the classifiers stop after max_iter=5 epochs on purpose (the checks fit
+# dozens of times): their ConvergenceWarning is expected here
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @parametrize_with_checks(ESTIMATORS)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)

@@ -2,6 +2,7 @@
 
 import array_api_strict
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn import config_context
 from sklearn.base import clone
@@ -134,7 +135,6 @@ def test_per_layer_parameters_broadcast_and_nest():
 
 
 def test_set_output_pandas_and_feature_names():
-    pd = pytest.importorskip("pandas")
     x = _images(8, (6, 6)).reshape(8, -1)
     df = pd.DataFrame(x, columns=[f"px{i}" for i in range(36)])
     ckn = CKNFeatureExtractor(n_filters=(3, 4), image_shape=(6, 6), random_state=0)

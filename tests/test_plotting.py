@@ -1,11 +1,11 @@
 """plot_filters draws one panel per filter of the layer asked for."""
 
+import matplotlib
 import numpy as np
 import pytest
 
 from sklearn_ckn import CKNFeatureExtractor, plot_filters
 
-matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
 

@@ -68,7 +68,6 @@ def test_log_lines_without_tqdm(digits, capsys, without_tqdm):
 
 
 def test_tqdm_bars_when_installed(digits, capsys):
-    pytest.importorskip("tqdm")
     X, y = digits
     ckn = _extractor(1).fit(X)
     capsys.readouterr()

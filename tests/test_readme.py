@@ -4,8 +4,6 @@ import re
 import runpy
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -23,7 +21,6 @@ def test_readme_quick_start_runs_and_scores(capsys):
 
 
 def test_readme_dask_example_runs_and_prints_what_it_says(capsys):
-    pytest.importorskip("distributed")
     block = _python_blocks()[1]
     exec(compile(block, "README.md", "exec"), {})
     first, second = capsys.readouterr().out.strip().splitlines()[-2:]
@@ -36,12 +33,28 @@ def test_readme_dask_example_runs_and_prints_what_it_says(capsys):
     )
 
 
-def test_readme_commands_name_the_demo_and_the_tests():
+def _setup_commands():
+    """The two commands of the README's set-up, comments left out."""
     readme = (ROOT / "README.md").read_text()
-    assert ".venv/bin/python examples/digits_demo.py" in readme
-    assert "\n.venv/bin/python -m pytest\n" in readme
-    ci = (ROOT / ".ci" / "run").read_text()
-    assert ci.rstrip().splitlines()[-1] == ".venv/bin/python -m pytest"
+    section = readme.split("## Set-up: two commands", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, flags=re.S).group(1)
+    return [line for line in block.splitlines() if line and not line.startswith("#")]
+
+
+def test_ci_runs_the_readme_setup_commands_verbatim():
+    install_and_demo, tests = _setup_commands()
+    assert '.venv/bin/pip install -e ".[test]"' in install_and_demo
+    assert install_and_demo.endswith(".venv/bin/python examples/digits_demo.py")
+    assert tests == ".venv/bin/python -m pytest"
+    # CI does what the README says, nothing before it that could hide a
+    # missing dependency: a fresh venv, the install and demo, the tests last
+    ci = [
+        line
+        for line in (ROOT / ".ci" / "run").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert ci[-2:] == [install_and_demo, tests]
+    assert ci[:-2] == ["set -euo pipefail", 'cd "$(dirname "$0")/.."', "rm -rf .venv"]
 
 
 def test_digits_demo_runs(capsys):
