@@ -17,9 +17,9 @@ from array_api_compat import device as array_device
 __all__ = [
     "array_device",
     "array_namespace",
+    "byte_strides",
     "compute_namespace",
     "cupy_available",
-    "element_strides",
     "exp_in_place",
     "float_name",
     "is_array_api_obj",
@@ -121,39 +121,63 @@ def exp_in_place(x, xp):
     return xp.exp(x)
 
 
-def strided_view(x, shape, strides, xp, start=None):
-    """A read-only view of ``x`` with ``shape`` and ``strides`` (in elements)
-    that begins at index ``start`` of ``x`` (default: its first element).
+def _byte_extent(shape, strides):
+    """Byte offsets (lowest, highest) of the first and last elements an array
+    of ``shape`` and byte ``strides`` reaches, relative to its element 0."""
+    low = sum((n - 1) * s for n, s in zip(shape, strides) if s < 0)
+    high = sum((n - 1) * s for n, s in zip(shape, strides) if s > 0)
+    return low, high
 
-    Only for arrays whose :func:`element_strides` are not None. The caller
-    guarantees the view stays inside ``x`` and never writes to it.
+
+def strided_view(x, shape, strides, xp, start=None):
+    """A read-only view of ``x`` with ``shape`` and byte ``strides`` that
+    begins at index ``start`` of ``x`` (default: its first element), or None
+    where the view would reach outside ``x``.
+
+    Only for arrays whose :func:`byte_strides` are not None; the callers build
+    ``strides`` from those exact byte strides, which keeps every element of
+    the view at an element of ``x`` whatever the layout (negative, zero or
+    unaligned strides included). The bounds are checked here: the view's
+    lowest and highest elements must lie between ``x``'s own (both inside its
+    buffer, which is contiguous memory), so a view that could read outside the
+    buffer is never built and the caller copies instead. Never written to.
     """
-    itemsize = x.dtype.itemsize
-    byte_strides = tuple(s * itemsize for s in strides)
-    start = tuple(start or ())
+    if any(n == 0 for n in shape):
+        return None  # nothing to read: the callers' other path handles it
+    start = tuple(start or (0,) * x.ndim)
+    if x.size == 0 or any(not 0 <= i < n for i, n in zip(start, x.shape)):
+        return None
+    offset = sum(i * s for i, s in zip(start, x.strides))
+    low, high = _byte_extent(shape, strides)
+    x_low, x_high = _byte_extent(x.shape, x.strides)
+    if offset + low < x_low or offset + high > x_high:
+        return None
     if is_numpy_namespace(xp) and x.flags.c_contiguous:
         # the ndarray constructor costs a fifth of as_strided's Python, which
         # holds the GIL in every chunk of transform's threads
-        offset = sum(i * s for i, s in zip(start, x.strides))
-        return np.ndarray(shape, x.dtype, buffer=x, offset=offset, strides=byte_strides)
-    if start:
+        return np.ndarray(shape, x.dtype, buffer=x, offset=offset, strides=strides)
+    if any(start):
         x = x[tuple(slice(i, None) for i in start)]
     if is_numpy_namespace(xp):
         return np.lib.stride_tricks.as_strided(
-            x, shape=shape, strides=byte_strides, writeable=False
+            x, shape=shape, strides=strides, writeable=False
         )
     from cupy.lib.stride_tricks import as_strided
 
-    return as_strided(x, shape=shape, strides=byte_strides)
+    return as_strided(x, shape=shape, strides=strides)
 
 
-def element_strides(x, xp):
-    """Strides of ``x`` in elements, not bytes, where :func:`strided_view`
-    can read it (NumPy and CuPy); None elsewhere (the array API standard has
-    no strided views)."""
+def byte_strides(x, xp):
+    """Strides of ``x`` in bytes where :func:`strided_view` can read it (NumPy
+    and CuPy); None elsewhere (the array API standard has no strided views).
+
+    Bytes, exactly: a stride need not be a multiple of the item size (a
+    field of a structured array), and one floored to whole items would
+    address the wrong memory.
+    """
     if not (is_numpy_namespace(xp) or xp.__name__.endswith("cupy")):
         return None
-    return tuple(s // x.dtype.itemsize for s in x.strides)
+    return tuple(x.strides)
 
 
 def max_float_dtype(xp, dev):

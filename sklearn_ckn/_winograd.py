@@ -23,7 +23,7 @@ import functools
 
 from array_api_compat import device as array_device
 
-from ._backend import element_strides, strided_view
+from ._backend import byte_strides, strided_view
 
 __all__ = [
     "filter_transform",
@@ -206,7 +206,7 @@ def _tiles(padded, group, xp):
     r0, c0, mh, mw, nr, nc = group
     th, tw = mh + 2, mw + 2
     n, c = padded.shape[0], padded.shape[-1]
-    strides = element_strides(padded, xp)
+    strides = byte_strides(padded, xp)
     if strides is not None:
         sn, sh, sw, sc = strides
         view = strided_view(
@@ -216,7 +216,8 @@ def _tiles(padded, group, xp):
             xp,
             start=(0, r0, c0, 0),
         )
-        return xp.reshape(view, (th * tw, -1))
+        if view is not None:
+            return xp.reshape(view, (th * tw, -1))
     tiles = xp.stack(
         [
             padded[

@@ -11,7 +11,7 @@ import scipy.linalg
 from array_api_compat import numpy as compat_numpy
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from sklearn_ckn._backend import element_strides, strided_view
+from sklearn_ckn._backend import byte_strides, strided_view
 from sklearn_ckn._backend import to_numpy as _host
 from sklearn_ckn._kernels import KERNELS, kernel_derivative, kernel_value
 from sklearn_ckn._kmeans import TooFewDistinctPatchesError, spherical_kmeans
@@ -239,7 +239,7 @@ def test_chunk_runner_follows_the_users_blas_limit_and_restores_it(limit):
 def test_strided_view_starts_where_asked(contiguous):
     base = np.arange(2 * 5 * 6 * 3, dtype=float).reshape(2, 5, 6, 3)
     x = base if contiguous else np.asfortranarray(base)
-    sn, sh, sw, sc = element_strides(x, compat_numpy)
+    sn, sh, sw, sc = byte_strides(x, compat_numpy)
     # 2 x 2 windows of one channel, from row 1 and column 2 on
     view = strided_view(x, (2, 3, 2, 2), (sn, sw, sh, sw), compat_numpy, (0, 1, 2, 1))
     for n in range(2):
