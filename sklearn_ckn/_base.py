@@ -42,6 +42,10 @@ from ._progress import Progress
 __all__ = ["CKNBase"]
 
 
+#: what scikit-learn's validate_data(reset=True) sets on the estimator
+_INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
+
+
 def _dispatch_on():
     return get_config()["array_api_dispatch"]
 
@@ -112,17 +116,21 @@ class CKNBase(BaseEstimator):
         """Validate ``X`` and return it as channels-last maps (n, *spatial, C).
 
         With ``reset`` the per-sample shape is read from ``X`` and the
-        parameters; otherwise ``X`` is checked against ``image_shape_``.
+        parameters; otherwise ``X`` is checked against ``image_shape_`` and
+        laid out with the channel axis of the fit (the parameter may have been
+        changed since: what inference reads is fitted state).
 
         Returns
         -------
         maps : array of shape (n, *spatial, C)
         shape : tuple of int
             Per-sample shape as laid out by the user.
+        feature_names : ndarray of str or None
+            With ``reset``, X's column names (None without): the fit publishes
+            them as ``feature_names_in_``.
         """
         xp_in = _input_namespace(X)
-        X = validate_data(
-            self,
+        X, feature_names = self._validate_data_unpublished(
             X,
             reset=reset,
             dtype=[xp_in.float64, xp_in.float32],
@@ -139,12 +147,31 @@ class CKNBase(BaseEstimator):
             )
         _check_magnitude(X, array_namespace(X))
         if reset:
-            shape = fit_image_shape(X.shape, self.image_shape, self.channel_axis)
+            channel_axis = self.channel_axis
+            shape = fit_image_shape(X.shape, self.image_shape, channel_axis)
         else:
-            shape = self.image_shape_
-            check_image_shape(X.shape, shape, self.channel_axis, type(self).__name__)
-        maps = to_channels_last(X, shape, self.channel_axis, array_namespace(X))
-        return maps, shape
+            channel_axis, shape = self._channel_axis, self.image_shape_
+            check_image_shape(X.shape, shape, channel_axis, type(self).__name__)
+        maps = to_channels_last(X, shape, channel_axis, array_namespace(X))
+        return maps, shape, feature_names
+
+    def _validate_data_unpublished(self, X, *, reset, **params):
+        """scikit-learn's ``validate_data``, whose ``reset`` would set
+        ``n_features_in_`` and ``feature_names_in_`` before the fit succeeds:
+        here the estimator is left as it was, and X's feature names returned
+        for :meth:`_publish` (None without a reset, or without names)."""
+        if not reset:
+            return validate_data(self, X, reset=False, **params), None
+        state = vars(self)
+        before = {k: state.pop(k) for k in _INPUT_ATTRIBUTES if k in state}
+        try:
+            X = validate_data(self, X, reset=True, **params)
+            feature_names = state.get("feature_names_in_")
+        finally:
+            for key in _INPUT_ATTRIBUTES:
+                state.pop(key, None)
+            state.update(before)
+        return X, feature_names
 
     # -------------------------------------------------------------- fitting
 
@@ -156,14 +183,33 @@ class CKNBase(BaseEstimator):
         """
         setup = self._fit_setup(X)
         params = self._initial_params(setup)
-        self._set_network_attributes(
-            setup, [z for z, _ in params], [m for _, m in params]
+        self._publish(
+            self._network_attributes(
+                setup, [z for z, _ in params], [m for _, m in params]
+            )
         )
+
+    def _publish(self, attributes):
+        """Set every fitted attribute of a fit in one step.
+
+        One ``dict.update``, which no exception or interrupt (KeyboardInterrupt
+        arrives between bytecodes) can split: a fit that fails before it
+        leaves the previous fit whole, never new filters with an old M or new
+        classes with an old head.
+        """
+        state = vars(self)
+        state.update(attributes)
+        if (
+            "feature_names_in_" in attributes
+            and attributes["feature_names_in_"] is None
+        ):
+            del state["feature_names_in_"]  # fitted on an array without names
 
     def _fit_setup(self, X):
         """Validated maps, resolved layers and the compute namespace of a fit."""
-        maps, shape = self._validate_images(X, reset=True)
-        spatial, n_channels, _ = split_channels(shape, self.channel_axis)
+        maps, shape, feature_names = self._validate_images(X, reset=True)
+        channel_axis = self.channel_axis
+        spatial, n_channels, _ = split_channels(shape, channel_axis)
         specs = resolve_layer_specs(
             self.get_params(deep=False), len(spatial), n_channels
         )
@@ -172,6 +218,8 @@ class CKNBase(BaseEstimator):
         return _FitSetup(
             maps,
             shape,
+            feature_names,
+            channel_axis,
             n_channels,
             specs,
             shapes,
@@ -189,32 +237,43 @@ class CKNBase(BaseEstimator):
             )
         params = []
         for w, spec in zip(self.filters, setup.specs):
-            w = to_namespace(
-                np.asarray(w) if isinstance(w, list) else w, xp, dev, dtype
+            # a copy: the fitted filters must not follow later changes to the
+            # caller's arrays (their M would then be stale)
+            w = xp.asarray(
+                to_namespace(np.asarray(w) if isinstance(w, list) else w, xp, dev),
+                dtype=dtype,
+                copy=True,
             )
             z = check_unit_filters(filters_to_internal(w, xp), xp)
             params.append((z, lintrans(z, spec.kernel, spec.sigma, spec.eps, xp)))
         return params
 
-    def _set_network_attributes(self, setup, filters, lintrans_maps):
-        """Store the fitted network where the input came from.
+    def _network_attributes(self, setup, filters, lintrans_maps):
+        """The fitted network's attributes, where the input came from, for
+        :meth:`_publish`.
 
         NumPy unless array API dispatch handed us another namespace, so that a
         model fitted on a GPU pickles and loads on a CPU-only machine.
         """
         xp = setup.xp
-        self.filters_ = [
-            self._to_input_namespace(
-                filters_from_internal(z, shape.in_channels, spec.patch_shape, xp), setup
-            )
-            for z, shape, spec in zip(filters, setup.shapes, setup.specs)
-        ]
-        self.lintrans_ = [self._to_input_namespace(m, setup) for m in lintrans_maps]
-        self.image_shape_ = setup.shape
-        self.n_features_in_ = math.prod(setup.shape)
-        self.n_channels_in_ = setup.n_channels
-        self.output_shape_ = (setup.specs[-1].n_filters, *setup.shapes[-1].output)
-        self._specs, self._shapes = setup.specs, setup.shapes
+        return {
+            "filters_": [
+                self._to_input_namespace(
+                    filters_from_internal(z, shape.in_channels, spec.patch_shape, xp),
+                    setup,
+                )
+                for z, shape, spec in zip(filters, setup.shapes, setup.specs)
+            ],
+            "lintrans_": [self._to_input_namespace(m, setup) for m in lintrans_maps],
+            "image_shape_": setup.shape,
+            "n_features_in_": math.prod(setup.shape),
+            "feature_names_in_": setup.feature_names,
+            "n_channels_in_": setup.n_channels,
+            "output_shape_": (setup.specs[-1].n_filters, *setup.shapes[-1].output),
+            "_channel_axis": setup.channel_axis,
+            "_specs": setup.specs,
+            "_shapes": setup.shapes,
+        }
 
     @staticmethod
     def _to_input_namespace(a, setup):
@@ -373,6 +432,8 @@ class _FitSetup:
 
     maps: object
     shape: tuple
+    feature_names: object
+    channel_axis: object
     n_channels: int
     specs: list
     shapes: list

@@ -1,6 +1,8 @@
 """CKNClassifier: a convolutional kernel network trained end to end."""
 
+import copy
 import warnings
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -350,7 +352,9 @@ image_shape, channel_axis, n_patches, filters :
                 "is None."
             )
         if resume:
-            trainer, rng = self._trainer, self._rng
+            # copies: the fit publishes its results at the end (_publish), and
+            # one that fails leaves the model it started from untouched
+            trainer, rng = self._trainer.copy(), copy.deepcopy(self._rng)
             if self.loss != trainer.config.loss:
                 raise ValueError(
                     f"loss={self.loss!r} differs from the loss the model was trained "
@@ -365,6 +369,8 @@ image_shape, channel_axis, n_patches, filters :
             setup = _FitSetup(
                 maps,
                 self.image_shape_,
+                getattr(self, "feature_names_in_", None),
+                self._channel_axis,
                 self.n_channels_in_,
                 self._specs,
                 self._shapes,
@@ -393,12 +399,11 @@ image_shape, channel_axis, n_patches, filters :
         if not resume:
             trainer = self._new_trainer(setup, len(classes_), x_train.shape[0])
         targets = self._targets(train_index, len(classes_), trainer)
-        if not resume:
+        if resume:
+            record = _TrainingRecord.of(self)
+        else:
             trainer.init_head(x_train, targets)
-            self.loss_curve_, self.n_iter_ = [], 0
-            self.best_loss_ = None if self.early_stopping else np.inf
-            self.validation_scores_ = [] if self.early_stopping else None
-            self.best_validation_score_ = None
+            record = _TrainingRecord.new(self.early_stopping)
         validation = (
             None
             if val_rows is None
@@ -406,6 +411,7 @@ image_shape, channel_axis, n_patches, filters :
         )
         self._run_epochs(
             trainer,
+            record,
             x_train,
             targets,
             validation,
@@ -413,11 +419,22 @@ image_shape, channel_axis, n_patches, filters :
             rng=rng,
             incremental=incremental,
         )
-        self.classes_ = classes_
-        self._trainer, self._rng = trainer, rng
-        self._set_network_attributes(setup, trainer.filters, trainer.lintrans())
-        self._set_head_attributes(
-            trainer, setup, self._final_head(trainer, x_train, targets)
+        head = self._final_head(trainer, x_train, targets)
+        keep = self._to_input_namespace
+        self._publish(
+            {
+                **self._network_attributes(setup, trainer.filters, trainer.lintrans()),
+                **dict(
+                    zip(
+                        ("coef_", "intercept_", "feature_mean_", "feature_scale_"),
+                        (keep(a, setup) for a in head),
+                    )
+                ),
+                **vars(record),
+                "classes_": classes_,
+                "_trainer": trainer,
+                "_rng": rng,
+            }
         )
         return self
 
@@ -502,20 +519,29 @@ image_shape, channel_axis, n_patches, filters :
         return encode_targets(index, n_classes, self.loss, xp, trainer.dtype)
 
     def _run_epochs(
-        self, trainer, x_train, targets, validation, *, n_epochs, rng, incremental
+        self,
+        trainer,
+        record,
+        x_train,
+        targets,
+        validation,
+        *,
+        n_epochs,
+        rng,
+        incremental,
     ):
         """The epoch loop: stopping rules, best-weight tracking, interruption
-        and divergence."""
+        and divergence; the curves and scores go to ``record``."""
         best_params = None
         no_improvement = 0
         # the parameters each epoch started from, kept for the epoch with the
         # lowest training loss: what a diverging run falls back to
         lowest_loss, lowest_start = np.inf, None
         # a warm start may switch early stopping on or off
-        if validation is not None and self.validation_scores_ is None:
-            self.validation_scores_ = []
-        if validation is None and self.best_loss_ is None:
-            self.best_loss_ = np.inf
+        if validation is not None and record.validation_scores_ is None:
+            record.validation_scores_ = []
+        if validation is None and record.best_loss_ is None:
+            record.best_loss_ = np.inf
         progress = Progress(self.verbose, n_epochs, "training", "epochs")
         try:
             for _ in range(n_epochs):
@@ -524,26 +550,28 @@ image_shape, channel_axis, n_patches, filters :
                     value = trainer.train_epoch(x_train, targets, rng)
                 except FloatingPointError:
                     value = np.inf
-                self.n_iter_ += 1
-                self.loss_curve_.append(value)
+                record.n_iter_ += 1
+                record.loss_curve_.append(value)
                 if _diverged(value, lowest_loss):
-                    self._fall_back(trainer, value, lowest_loss, lowest_start, start)
+                    self._fall_back(
+                        trainer, record, value, lowest_loss, lowest_start, start
+                    )
                     break
                 if value < lowest_loss:
                     lowest_loss, lowest_start = value, start
-                message = f"Iteration {self.n_iter_}, loss = {value:.8f}"
+                message = f"Iteration {record.n_iter_}, loss = {value:.8f}"
                 if validation is not None:
                     score = self._accuracy(trainer, *validation)
-                    self.validation_scores_.append(score)
+                    record.validation_scores_.append(score)
                     message += f", validation score = {score:.6f}"
-                    best = self.best_validation_score_
+                    best = record.best_validation_score_
                     improved = best is None or score > best + self.tol
                     if best is None or score > best:
-                        self.best_validation_score_ = score
+                        record.best_validation_score_ = score
                         best_params = trainer.snapshot()
                 else:
-                    improved = value < self.best_loss_ - self.tol
-                    self.best_loss_ = min(self.best_loss_, value)
+                    improved = value < record.best_loss_ - self.tol
+                    record.best_loss_ = min(record.best_loss_, value)
                 progress.step(message=message)
                 if incremental:
                     continue
@@ -577,7 +605,7 @@ image_shape, channel_axis, n_patches, filters :
         if best_params is not None:
             trainer.restore(best_params)
 
-    def _fall_back(self, trainer, value, lowest_loss, lowest_start, start):
+    def _fall_back(self, trainer, record, value, lowest_loss, lowest_start, start):
         """After a diverged epoch: restore good parameters and say so."""
         if lowest_start is None:
             kept, restored = "from before this iteration", start
@@ -595,7 +623,7 @@ image_shape, channel_axis, n_patches, filters :
             else f"rose to {value:.6g}, over {DIVERGENCE_FACTOR:g} times its lowest"
         )
         warnings.warn(
-            f"Training diverged at iteration {self.n_iter_}: the training loss "
+            f"Training diverged at iteration {record.n_iter_}: the training loss "
             f"{what}. Training stopped; the model keeps the parameters {kept}. "
             "Lower learning_rate_init.",
             ConvergenceWarning,
@@ -642,12 +670,6 @@ image_shape, channel_axis, n_patches, filters :
                 stacklevel=5,
             )
         return solution.head
-
-    def _set_head_attributes(self, trainer, setup, head):
-        keep = self._to_input_namespace
-        self.coef_, self.intercept_, self.feature_mean_, self.feature_scale_ = (
-            keep(a, setup) for a in head
-        )
 
     # ------------------------------------------------------------- predict
 
@@ -782,6 +804,39 @@ image_shape, channel_axis, n_patches, filters :
         tags = super().__sklearn_tags__()
         tags.array_api_support = True
         return tags
+
+
+@dataclass
+class _TrainingRecord:
+    """What a fit's epochs record, published with the rest at its end."""
+
+    loss_curve_: list
+    n_iter_: int
+    best_loss_: object
+    validation_scores_: object
+    best_validation_score_: object
+
+    @classmethod
+    def new(cls, early_stopping):
+        return cls(
+            [],
+            0,
+            None if early_stopping else np.inf,
+            [] if early_stopping else None,
+            None,
+        )
+
+    @classmethod
+    def of(cls, estimator):
+        """A copy of a fitted estimator's record, to resume from."""
+        scores = estimator.validation_scores_
+        return cls(
+            list(estimator.loss_curve_),
+            estimator.n_iter_,
+            estimator.best_loss_,
+            None if scores is None else list(scores),
+            estimator.best_validation_score_,
+        )
 
 
 #: an epoch whose mean training loss exceeds this many times the lowest one

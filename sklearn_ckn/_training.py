@@ -469,12 +469,37 @@ class CKNTrainer:
         self.xp, self.dev = xp, dev
         self.dtype = getattr(xp, float_name(self.dtype))
 
+    def copy(self):
+        """A trainer that trains on without changing this one.
+
+        Updates replace arrays instead of writing into them (the optimizers'
+        steps, the head fits), so the arrays are shared; the lists that
+        updates write into (the filters, the optimizer's moments) are copied.
+        """
+        twin = _shallow_copy(self)
+        twin.filters = list(self.filters)
+        if self.optimizer is not None:
+            twin.optimizer = _shallow_copy(self.optimizer)
+            for key, value in vars(self.optimizer).items():
+                if isinstance(value, list):
+                    setattr(twin.optimizer, key, list(value))
+        return twin
+
     def snapshot(self):
         """A copy of the parameters, to restore the best ones later."""
         return [self.xp.asarray(p, copy=True) for p in self.parameters()]
 
     def restore(self, params):
         self._set_parameters(list(params))
+
+
+def _shallow_copy(obj):
+    """``obj``'s attributes in a new object of its class. Not copy.copy, which
+    goes through ``__getstate__``: the trainer's moves every array to the host,
+    the optimizers' drop their namespace."""
+    twin = object.__new__(type(obj))
+    vars(twin).update(vars(obj))
+    return twin
 
 
 def _map_arrays(value, convert):

@@ -8,9 +8,14 @@
   earlier fit as it was.
 """
 
+import pickle
+import warnings
+
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_ckn import CKNClassifier, CKNFeatureExtractor, _network, _training
 
@@ -187,3 +192,111 @@ def test_interrupted_training_is_usable_and_resumes(digits, monkeypatch, resume)
     # it trained on from the interrupted model, not from a new start
     assert not np.array_equal(clf.coef_, reference.coef_)
     assert clf.loss_curve_[:2] == reference.loss_curve_
+
+
+def test_a_refit_whose_final_head_fails_leaves_the_previous_fit(digits, monkeypatch):
+    """Fitted on 10 classes, refitted on 3 with a head refit that raises (its
+    ConvergenceWarning made an error, or a MemoryError): classes_, coef_ and
+    the filters all stay those of the 10-class fit."""
+    X, y = digits
+    clf = _fit_quietly(_classifier(head_alpha=1e-2), X, y)
+    state = _state(clf, CLASSIFIER_STATE)
+    predictions = clf.predict(X)
+    three = y < 3
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Stochastic optimizer", ConvergenceWarning)
+        warnings.filterwarnings("error", "The head refit", ConvergenceWarning)
+        with pytest.raises(ConvergenceWarning, match="increase head_max_iter"):
+            clf.set_params(head_max_iter=1).fit(X[three], y[three])
+    _assert_same_state(clf, state)
+    np.testing.assert_array_equal(clf.predict(X), predictions)
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(_training.CKNTrainer, "solve_head", out_of_memory)
+    with pytest.raises(MemoryError):
+        _fit_quietly(clf.set_params(head_max_iter=100), X[three], y[three])
+    _assert_same_state(clf, state)
+    assert clf.coef_.shape[0] == len(clf.classes_) == 10
+
+
+@pytest.mark.parametrize("how", ["fit", "warm_start", "partial_fit"])
+def test_a_fit_publishes_every_attribute_at_once(digits, monkeypatch, how):
+    """Interrupted just before its one publication, a fit has set nothing:
+    no attribute is assigned on the way (filters_ apart from lintrans_,
+    classes_ apart from coef_)."""
+    X, y = digits
+    clf = _fit_quietly(_classifier(warm_start=how == "warm_start"), X, y)
+    state = _state(clf, CLASSIFIER_STATE)
+    trainer_state = _state(clf._trainer, ("filters", "coef", "intercept"))
+
+    def interrupted(self, attributes):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(CKNClassifier, "_publish", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        if how == "partial_fit":
+            clf.partial_fit(X[::-1], y[::-1])
+        else:
+            _fit_quietly(clf, X[::-1], y[::-1])
+    _assert_same_state(clf, state)
+    # a resumed fit trains a copy: the model it resumes from is untouched
+    _assert_same_state(clf._trainer, trainer_state)
+
+
+def test_an_extractor_fit_publishes_every_attribute_at_once(digits, monkeypatch):
+    X = digits[0]
+    ckn = CKNFeatureExtractor(n_filters=(4, 8), image_shape=(8, 8), random_state=0)
+    ckn.fit(X)
+    state = _state(ckn, EXTRACTOR_STATE)
+
+    def interrupted(self, attributes):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(CKNFeatureExtractor, "_publish", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ckn.set_params(n_filters=(3, 5)).fit(X[::-1])
+    _assert_same_state(ckn, state)
+
+
+def test_a_failed_partial_fit_resumes_as_if_it_never_ran(digits, monkeypatch):
+    """An epoch that fails after some steps (MemoryError) changes neither the
+    model nor what the next partial_fit trains from."""
+    X, y = digits
+    clf = _fit_quietly(_classifier(), X, y)
+    twin = pickle.loads(pickle.dumps(clf))
+    original = _training.CKNTrainer.train_epoch
+
+    def fails_after_training(self, *args):
+        original(self, *args)  # the steps are taken, then memory runs out
+        raise MemoryError
+
+    monkeypatch.setattr(_training.CKNTrainer, "train_epoch", fails_after_training)
+    with pytest.raises(MemoryError):
+        clf.partial_fit(X, y)
+    monkeypatch.setattr(_training.CKNTrainer, "train_epoch", original)
+    clf.partial_fit(X, y)
+    twin.partial_fit(X, y)
+    np.testing.assert_array_equal(clf.coef_, twin.coef_)
+    for a, b in zip(clf.filters_, twin.filters_):
+        np.testing.assert_array_equal(a, b)
+    assert clf.n_iter_ == twin.n_iter_ == 4
+    assert clf.loss_curve_ == twin.loss_curve_
+
+
+def test_a_refit_on_other_column_names_that_fails_keeps_the_old_names(digits):
+    """validate_data would set feature_names_in_ and n_features_in_ before the
+    fit succeeds: a failed refit keeps those of the previous fit."""
+    X = digits[0]
+    names = [f"px{i}" for i in range(64)]
+    ckn = CKNFeatureExtractor(n_filters=(4, 20), image_shape=(8, 8), random_state=0)
+    ckn.fit(pd.DataFrame(X, columns=names))
+    with pytest.raises(ValueError, match="Layer 1 asks for n_filters=20"):
+        ckn.fit(_dots())  # no names, would drop feature_names_in_
+    assert list(ckn.feature_names_in_) == names
+    with pytest.raises(ValueError, match="Layer 1 asks for n_filters=20"):
+        ckn.fit(pd.DataFrame(_dots(), columns=[f"c{i}" for i in range(64)]))
+    assert list(ckn.feature_names_in_) == names
+    ckn.fit(X)  # a successful fit on an array: no names
+    assert not hasattr(ckn, "feature_names_in_")
