@@ -30,7 +30,7 @@ from ._backend import (
     to_numpy,
 )
 from ._base import CKNBase, _dispatch_on, _FitSetup, check_finite_result
-from ._head import LOSSES, encode_targets, probabilities
+from ._head import LOSSES, encode_targets, log_probabilities, probabilities
 from ._network import take_rows
 from ._progress import Progress
 from ._training import CKNTrainer, TrainingConfig, head_scores
@@ -781,8 +781,7 @@ image_shape, channel_axis, n_patches, filters :
         ndarray of shape (n_samples, n_classes)
         """
         scores = self._decision(X, "predict_log_proba")
-        xp = array_namespace(scores)
-        return xp.log(probabilities(scores, xp))
+        return log_probabilities(scores, array_namespace(scores))
 
     def transform(self, X):
         """The trained CKN features of ``X``, e.g. to feed another classifier.

@@ -71,7 +71,10 @@ def test_binary_problem_with_string_labels(digits):
     )
     proba = clf.predict_proba(X[mask])
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    np.testing.assert_allclose(np.log(proba), clf.predict_log_proba(X[mask]))
+    # predict_log_proba works in the log domain; its exp is predict_proba
+    np.testing.assert_allclose(
+        np.exp(clf.predict_log_proba(X[mask])), proba, rtol=1e-12
+    )
     assert clf.coef_.shape == (1, np.prod(clf.output_shape_))
     assert clf.score(X[mask], labels) > 0.9
 
@@ -359,3 +362,27 @@ def test_non_finite_labels_are_refused(digits):
     labels[3] = np.nan
     with pytest.raises(ValueError, match="Input y contains NaN"):
         _small().fit(X, labels)
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_log_probabilities_of_confident_predictions_are_finite(digits, binary):
+    """predict_log_proba is a log-softmax (log-sigmoid for two classes), not the
+    log of probabilities that underflowed to 0: with the head scaled up until
+    the other classes' probabilities underflow, the log-probabilities stay
+    finite and equal scores minus their log-sum-exp, computed here in
+    float64 by another route (scipy's logsumexp)."""
+    from scipy.special import logsumexp
+
+    X, y = digits
+    mask = y < (2 if binary else 10)
+    clf = _quiet_fit(_small(loss="log_loss", max_iter=2), X[mask], y[mask])
+    clf.coef_ = clf.coef_ * 1e4
+    clf.intercept_ = clf.intercept_ * 1e4
+    scores = clf.decision_function(X[mask]).astype(np.float64)
+    if binary:
+        scores = np.stack([np.zeros_like(scores), scores], axis=1)
+    assert (clf.predict_proba(X[mask]) == 0).any()  # underflowed
+    log_proba = clf.predict_log_proba(X[mask])
+    assert np.isfinite(log_proba).all()
+    expected = scores - logsumexp(scores, axis=1, keepdims=True)
+    np.testing.assert_allclose(log_proba, expected, rtol=1e-12, atol=1e-9)
