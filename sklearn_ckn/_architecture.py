@@ -14,7 +14,13 @@ import numpy as np
 from ._kernels import KERNELS
 from ._layer import LayerSpec
 
-__all__ = ["PADDINGS", "check_unit_filters", "resolve_layer_specs"]
+__all__ = [
+    "PADDINGS",
+    "check_sigmas",
+    "check_unit_filters",
+    "resolve_layer_specs",
+    "sigma_range",
+]
 
 PADDINGS = ("same", "valid")
 
@@ -95,6 +101,11 @@ def _shapes_of_given_filters(filters, n_spatial, n_channels):
                 f"filters[{layer}] has shape {shape}; for {n_spatial}-D inputs the "
                 f"layout is (n_filters, in_channels{', patch' * n_spatial})."
             )
+        if 0 in shape:
+            raise ValueError(
+                f"filters[{layer}] has shape {shape}: every axis (n_filters, "
+                "in_channels and the patch sizes) must be at least 1."
+            )
         if shape[1] != in_channels:
             raise ValueError(
                 f"filters[{layer}] has {shape[1]} input channels, but layer "
@@ -156,11 +167,47 @@ def resolve_layer_specs(params, n_spatial, n_channels):
     ]
 
 
-def check_unit_filters(z, xp):
-    """Check that user-given filters (p, d) have rows of unit L2 norm; return them."""
+def sigma_range(dtype_name):
+    """The sigmas the ``exp`` kernel computes with in a float dtype.
+
+    The kernel is exp((u - 1) / sigma^2) for u in [-1, 1]; the forward pass
+    scales patches by 1 / sigma^2 and training multiplies by it again.
+    1 / sigma^2 must stay at most sqrt(max) (the products stay finite) and at
+    least the smallest normal number (below, (u - 1) / sigma^2 is 0 and every
+    response 1): sigma in [2.3e-10, 9.2e18] in float32, [8.6e-78, 6.7e153] in
+    float64.
+    """
+    info = np.finfo(dtype_name)
+    return float(info.max) ** -0.25, float(info.tiny) ** -0.5
+
+
+def check_sigmas(specs, dtype_name):
+    """Refuse an ``exp`` layer's sigma outside :func:`sigma_range`, naming it."""
+    low, high = sigma_range(dtype_name)
+    for layer, spec in enumerate(specs):
+        if spec.kernel == "exp" and not low <= spec.sigma <= high:
+            raise ValueError(
+                f"sigma={spec.sigma:g} for layer {layer} is outside the range the "
+                f"exp kernel can compute with in {dtype_name}: 1/sigma^2 must lie "
+                f"between the smallest normal {dtype_name} and the square root of "
+                f"the largest, so sigma in [{low:.2g}, {high:.2g}] (typical values "
+                "are 0.1 to 1)."
+            )
+
+
+def check_unit_filters(z, xp, given_dtype=None):
+    """Check that user-given filters (p, d) have rows of unit L2 norm; return them.
+
+    The tolerance is ``FILTER_NORM_TOL``, or the machine epsilon of the dtype
+    the filters were given in where that is larger (float16 filters normalized
+    before rounding are off by up to its unit roundoff, 4.9e-4).
+    """
+    tol = FILTER_NORM_TOL
+    if given_dtype is not None and np.issubdtype(given_dtype, np.floating):
+        tol = max(tol, float(np.finfo(given_dtype).eps))
     norms = xp.sqrt(xp.sum(z * z, axis=1))
     worst = float(xp.max(xp.abs(norms - 1.0)))
-    if not worst <= FILTER_NORM_TOL:  # also catches NaN
+    if not worst <= tol:  # also catches NaN
         raise ValueError(
             "Each filter must have unit L2 norm over its (in_channels, *patch) "
             f"values; the largest deviation from 1 is {worst:.3g}. Normalize each "

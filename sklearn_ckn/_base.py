@@ -2,6 +2,7 @@
 unsupervised fit of the filters."""
 
 import math
+import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -16,7 +17,12 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._architecture import PADDINGS, check_unit_filters, resolve_layer_specs
+from ._architecture import (
+    PADDINGS,
+    check_sigmas,
+    check_unit_filters,
+    resolve_layer_specs,
+)
 from ._backend import (
     array_device,
     array_namespace,
@@ -215,6 +221,7 @@ class CKNBase(BaseEstimator):
         )
         shapes = layer_shapes(spatial, n_channels, specs)
         xp, dev = compute_namespace(maps, self.device, follow_input=_dispatch_on())
+        check_sigmas(specs, float_name(maps.dtype))
         return _FitSetup(
             maps,
             shape,
@@ -237,14 +244,12 @@ class CKNBase(BaseEstimator):
             )
         params = []
         for w, spec in zip(self.filters, setup.specs):
+            w = np.asarray(w) if isinstance(w, list) else w
+            given_dtype = _numpy_dtype(w)
             # a copy: the fitted filters must not follow later changes to the
             # caller's arrays (their M would then be stale)
-            w = xp.asarray(
-                to_namespace(np.asarray(w) if isinstance(w, list) else w, xp, dev),
-                dtype=dtype,
-                copy=True,
-            )
-            z = check_unit_filters(filters_to_internal(w, xp), xp)
+            w = xp.asarray(to_namespace(w, xp, dev), dtype=dtype, copy=True)
+            z = check_unit_filters(filters_to_internal(w, xp), xp, given_dtype)
             params.append((z, lintrans(z, spec.kernel, spec.sigma, spec.eps, xp)))
         return params
 
@@ -297,6 +302,15 @@ class CKNBase(BaseEstimator):
                 log=lambda message: progress.step(message=message),
             )
         except TooFewDistinctPatchesError as exc:
+            below = specs[exc.layer - 1] if exc.layer > 0 else None
+            if exc.n_distinct == 0 and below is not None and below.kernel == "exp":
+                raise ValueError(
+                    f"Layer {exc.layer - 1}'s responses are all 0, so layer "
+                    f"{exc.layer} has no patch to learn from: with sigma="
+                    f"{below.sigma:g}, exp((u - 1) / sigma^2) underflows unless a "
+                    "patch is nearly a filter. Use a larger sigma (typical values "
+                    "are 0.1 to 1)."
+                ) from None
             raise ValueError(
                 f"Layer {exc.layer} asks for n_filters={exc.n_clusters}, but only "
                 f"{exc.n_distinct} distinct non-zero patches were sampled from X "
@@ -320,6 +334,8 @@ class CKNBase(BaseEstimator):
         self._check_same_namespace(X, method)
         maps = self._validate_images(X, reset=False)[0]
         xp, dev = compute_namespace(maps, self.device, follow_input=_dispatch_on())
+        # fitted in float64, sigma may be out of float32's range
+        check_sigmas(self._specs, float_name(maps.dtype))
         return maps, xp, dev, _float_dtype(xp, maps.dtype)
 
     def _features(
@@ -366,6 +382,7 @@ class CKNBase(BaseEstimator):
                 progress=bar.step,
             )
         check_finite_result(features, maps, "the features of X")
+        _warn_if_responses_underflowed(features, maps, self._specs)
         return features
 
     def _network_params(self, xp, dev, dtype):
@@ -479,6 +496,31 @@ def _check_magnitude(X, xp):
         )
 
 
+def _warn_if_responses_underflowed(features, maps, specs):
+    """Warn, naming the exp layers' sigmas, when every feature of non-zero
+    input is 0: the kernel's responses underflowed everywhere."""
+    if 0 in features.shape or not any(spec.kernel == "exp" for spec in specs):
+        return
+    xp = array_namespace(features)
+    if float(xp.max(features)) != 0.0 or float(xp.min(features)) != 0.0:
+        return
+    xp_maps = array_namespace(maps)
+    if float(xp_maps.max(xp_maps.abs(maps))) == 0.0:
+        return
+    sigmas = ", ".join(
+        f"sigma={spec.sigma:g} for layer {layer}"
+        for layer, spec in enumerate(specs)
+        if spec.kernel == "exp"
+    )
+    warnings.warn(
+        f"Every feature of X is 0: the exp kernel's responses underflowed "
+        f"({sigmas}); exp((u - 1) / sigma^2) is 0 unless a patch is nearly a "
+        "filter. Use a larger sigma (typical values are 0.1 to 1).",
+        UserWarning,
+        stacklevel=4,
+    )
+
+
 def check_finite_result(a, maps, what):
     """Raise a ValueError naming X's range when ``a`` is not all finite.
 
@@ -498,6 +540,14 @@ def check_finite_result(a, maps, what):
         f"The computation of {what} overflowed {maps.dtype} (the largest |X| is "
         f"{largest:.3g}): rescale X, e.g. to [0, 1], or pass it as float64."
     )
+
+
+def _numpy_dtype(a):
+    """``a``'s dtype as a NumPy dtype (NumPy and CuPy arrays), else None."""
+    try:
+        return np.dtype(a.dtype)
+    except TypeError:
+        return None
 
 
 def _float_dtype(xp, dtype):

@@ -7,6 +7,7 @@ not state: every mismatch is a ValueError naming both shapes.
 """
 
 import math
+import numbers
 
 __all__ = [
     "check_image_shape",
@@ -46,6 +47,28 @@ def split_channels(shape, channel_axis):
     return spatial, shape[axis], axis
 
 
+def _checked_image_shape(image_shape):
+    """``image_shape`` as a tuple of ints, refused unless every entry is a
+    positive integer (a float, even 8.0, or a bool is refused, not truncated)."""
+    try:
+        entries = tuple(image_shape)
+    except TypeError:
+        entries = None
+    if (
+        not entries
+        or len(entries) > 3
+        or not all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
+            for v in entries
+        )
+    ):
+        raise ValueError(
+            "image_shape must be a tuple of 1 to 3 positive ints, (L,), (L, C), "
+            f"(H, W) or (H, W, C) with channel_axis; got {image_shape!r}."
+        )
+    return tuple(int(v) for v in entries)
+
+
 def fit_image_shape(x_shape, image_shape, channel_axis):
     """The per-sample shape of an input of shape ``x_shape`` at fit time.
 
@@ -53,7 +76,7 @@ def fit_image_shape(x_shape, image_shape, channel_axis):
     ``(n_features,)`` when it is None. Image arrays: their own shape, which a
     given ``image_shape`` must equal.
     """
-    given = None if image_shape is None else tuple(int(v) for v in image_shape)
+    given = None if image_shape is None else _checked_image_shape(image_shape)
     if len(x_shape) == 2:
         if given is None:
             if channel_axis is not None:

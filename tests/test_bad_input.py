@@ -3,6 +3,7 @@ every method that takes X (``fit``, ``partial_fit``, ``transform``,
 ``predict``). Each input gets a correct result or a ValueError / TypeError
 whose message names the problem; nothing returns NaN."""
 
+import re
 import warnings
 
 import numpy as np
@@ -434,3 +435,90 @@ def test_invalid_parameters_get_scikit_learns_message(call, params):
     cls = "CKNFeatureExtractor" if call.startswith("extractor") else "CKNClassifier"
     with pytest.raises(ValueError, match=f"The '{name}' parameter of {cls} must be"):
         _call(call, _clean(), **params)
+
+
+# ------------------------------------- values the arithmetic cannot carry
+
+
+def _unit_filters(shape, dtype=np.float64, seed=0):
+    w = np.random.default_rng(seed).standard_normal(shape)
+    w /= np.linalg.norm(w.reshape(shape[0], -1), axis=1).reshape(-1, 1, 1, 1)
+    return w.astype(dtype)
+
+
+@pytest.mark.parametrize("call", FIT_CALLS)
+@pytest.mark.parametrize("sigma", [1e-200, 1e-150, 1e-12, 1e20, 1e200])
+@pytest.mark.parametrize("given_filters", [False, True])
+def test_a_sigma_out_of_the_kernels_range_is_named(call, sigma, given_filters):
+    """exp((u - 1) / sigma^2) needs 1/sigma^2 between the dtype's smallest
+    normal number and the square root of its largest: outside, a ValueError
+    names sigma and the range (not a ZeroDivisionError, an OverflowError or
+    a message that blames X). float32 X: [2.3e-10, 9.2e18]."""
+    params = dict(sigma=sigma)
+    if given_filters:
+        params.update(filters=[_unit_filters((3, 1, 3, 3))], n_filters=3)
+    X = _clean().astype(np.float32)
+    named = re.escape(f"sigma={sigma:g} for layer 0 is outside") + ".* float32"
+    with pytest.raises(ValueError, match=named):
+        _call(call, X, **params)
+
+
+def test_a_sigma_fitted_in_float64_is_checked_again_for_float32_input():
+    # fine in float64 (every response underflows, but that is another matter)
+    estimator = _new("extractor", n_filters=3, sigma=1e-20).fit(_clean())
+    with pytest.raises(ValueError, match=r"sigma=1e-20 for layer 0 .* float32"):
+        estimator.transform(_clean().astype(np.float32))
+    with pytest.warns(UserWarning, match="underflowed"):
+        estimator.transform(_clean())
+
+
+def test_responses_that_all_underflow_are_named():
+    """sigma=1e-3: exp((u - 1) * 1e6) is 0 unless a patch is nearly a filter.
+    One layer: the features are all 0, with a warning that names sigma; two
+    layers: the second has nothing to learn from, and the error says why."""
+    estimator = _new("extractor", n_filters=4, sigma=1e-3).fit(_clean())
+    with pytest.warns(UserWarning, match=r"underflowed \(sigma=0.001 for layer 0\)"):
+        features = estimator.transform(_clean())
+    assert not features.any()
+    with pytest.raises(ValueError, match="Layer 0's responses are all 0.*sigma=0.001"):
+        _new("extractor", n_filters=(4, 8), sigma=1e-3).fit(_clean())
+    # a usual sigma: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        assert _new("extractor", n_filters=4).fit(_clean()).transform(_clean()).any()
+
+
+@pytest.mark.parametrize("call", FIT_CALLS)
+@pytest.mark.parametrize(
+    "image_shape",
+    [(-8, -8), (8, -8), (float("nan"), 8), (8, 8.5), (8, 8.0), (True, 64), ()],
+)
+def test_image_shape_must_hold_positive_ints(call, image_shape):
+    with pytest.raises(ValueError, match="image_shape must be a tuple of 1 to 3 pos"):
+        _call(call, _clean(), image_shape=image_shape)
+
+
+@pytest.mark.parametrize("call", FIT_CALLS)
+@pytest.mark.parametrize("shape", [(0, 1, 3, 3), (3, 1, 0, 3), (3, 0, 3, 3)])
+def test_given_filters_with_an_empty_axis_are_named(call, shape):
+    with pytest.raises(ValueError, match=r"filters\[0\] has shape .* at least 1"):
+        _call(call, _clean(), filters=[np.zeros(shape)], n_filters=3)
+
+
+@pytest.mark.parametrize("call", FIT_CALLS)
+def test_unit_norm_float16_filters_are_accepted(call):
+    """float16 filters normalized before rounding are off from unit norm by up
+    to float16's unit roundoff (4.9e-4, above the 1e-4 of float32 and float64
+    filters) and are accepted; the features are those of the exact filters
+    to float16's precision."""
+    w = _unit_filters((8, 1, 3, 3))
+    w16 = w.astype(np.float16)
+    deviation = np.abs(np.linalg.norm(w16.astype(float).reshape(8, -1), axis=1) - 1)
+    assert deviation.max() > 1e-4  # the old tolerance refused them
+    got = _outputs(call, _clean(), filters=[w16], n_filters=8)
+    want = _outputs(call, _clean(), filters=[w], n_filters=8)
+    for a, b in zip(got, want):
+        # twice float16's unit roundoff (3e-4 measured)
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-3 * np.abs(b).max())
+    with pytest.raises(ValueError, match="unit L2 norm"):  # still checked
+        _call(call, _clean(), filters=[(w * 1.01).astype(np.float16)], n_filters=8)

@@ -60,17 +60,28 @@ def test_nearly_collinear_filters_give_finite_features_and_training(digits, dtyp
 @pytest.mark.parametrize("sigma", [0.02, 50.0])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_extreme_sigma_gives_finite_features_and_training(digits, sigma, dtype):
-    # 0.02: kappa underflows to 0 away from the filters (K close to I);
+    # 0.02: kappa underflows to 0 away from the filters (K close to I), here
+    # everywhere in the second layer, which the warning says;
     # 50: kappa is close to 1 everywhere (K close to all ones, ill-conditioned)
     X, y = digits
     X = X.astype(dtype)
-    features = CKNFeatureExtractor(
+    extractor = CKNFeatureExtractor(
         n_filters=(6, 12), image_shape=(8, 8), sigma=sigma, random_state=0
-    ).fit_transform(X)
+    )
+    if sigma < 1:
+        with pytest.warns(UserWarning, match=r"underflowed \(sigma=0.02 for layer 0"):
+            features = extractor.fit_transform(X)
+        assert not features.any()
+    else:
+        features = extractor.fit_transform(X)
     assert features.dtype == dtype
     assert np.all(np.isfinite(features))
     clf = _fit_quietly(_small(sigma=sigma, learning_rate_init=1e-4), X, y)
-    _assert_finite_model(clf, X)
+    if sigma < 1:
+        with pytest.warns(UserWarning, match="underflowed"):
+            _assert_finite_model(clf, X)
+    else:
+        _assert_finite_model(clf, X)
 
 
 def test_float32_training_for_many_epochs_stays_finite(digits):
