@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from ._backend import (
     array_device,
@@ -22,6 +21,7 @@ from ._backend import (
     same_place,
     to_namespace,
 )
+from ._blas import blas_threads, hold_single_threaded, release_single_threaded
 from ._kmeans import TooFewDistinctPatchesError, spherical_kmeans
 from ._layer import LayerSpec, layer_backward, layer_forward
 from ._lintrans import lintrans, lintrans_vjp
@@ -112,26 +112,6 @@ def forward(h, layers, xp):
     return h
 
 
-#: threadpoolctl's handle on the process's BLAS libraries, built at first use:
-#: building one scans every loaded library (about 2 ms, paid twice by each
-#: transform before), whereas reading or limiting its threads later is cheap.
-#: NumPy's BLAS, the one the chunk threads call, is loaded with NumPy.
-_BLAS = None
-
-
-def _blas():
-    """The cached threadpoolctl controller of the BLAS libraries."""
-    global _BLAS
-    if _BLAS is None:
-        _BLAS = ThreadpoolController().select(user_api="blas")
-    return _BLAS
-
-
-def _blas_threads():
-    """Threads BLAS may use now (the user's threadpoolctl limits included)."""
-    return max((info["num_threads"] for info in _blas().info()), default=1)
-
-
 class ChunkRunner:
     """Maps a function over chunks of a batch, in parallel on the host.
 
@@ -150,20 +130,24 @@ class ChunkRunner:
     def __init__(self, xp, chunk=HOST_CHUNK):
         self.chunk = chunk
         self.threaded = is_numpy_namespace(xp)
-        self.n_threads = _blas_threads() if self.threaded else 1
+        self.n_threads = blas_threads() if self.threaded else 1
 
     def __enter__(self):
-        self._limits = _blas().limit(limits=1) if self.threaded else None
+        # one process-wide hold, shared with concurrent runners (_blas)
+        if self.threaded:
+            hold_single_threaded()
         # the calling thread works too: n_threads - 1 helpers
         helpers = self.n_threads - 1
         self._pool = ThreadPoolExecutor(helpers) if helpers > 0 else None
         return self
 
     def __exit__(self, *exc):
-        if self._pool is not None:
-            self._pool.shutdown()
-        if self._limits is not None:
-            self._limits.restore_original_limits()
+        try:
+            if self._pool is not None:
+                self._pool.shutdown()
+        finally:
+            if self.threaded:
+                release_single_threaded()
 
     def map(self, function, n_samples):
         """``[function(rows) for rows in chunks]``, ``rows`` a slice of the batch."""

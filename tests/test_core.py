@@ -235,6 +235,47 @@ def test_chunk_runner_follows_the_users_blas_limit_and_restores_it(limit):
         assert set(blas_threads()) == {limit}
 
 
+def _numpy_blas_threads():
+    return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+
+@pytest.mark.parametrize("order", ["first out first", "last in first out"])
+def test_overlapping_chunk_runners_restore_the_blas_threads(order):
+    """Two runners that overlap (concurrent transforms) in either order: both
+    see the user's 2 threads, BLAS is at 1 while either runs, and back at 2
+    after the last, not left at the 1 the second runner found."""
+    with threadpool_limits(2, user_api="blas"):
+        first = ChunkRunner(compat_numpy)
+        first.__enter__()
+        second = ChunkRunner(compat_numpy)  # made while the first holds BLAS
+        second.__enter__()
+        assert first.n_threads == second.n_threads == 2
+        assert _numpy_blas_threads() == {1}
+        ends = [first, second] if order == "first out first" else [second, first]
+        ends[0].__exit__(None, None, None)
+        assert _numpy_blas_threads() == {1}  # the other still runs
+        ends[1].__exit__(None, None, None)
+        assert _numpy_blas_threads() == {2}
+
+
+def test_concurrent_transforms_leave_the_blas_threads_as_they_were():
+    """Eight threads transforming with one estimator at once: every result
+    equals the serial one, and BLAS has its threads back afterwards."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sklearn_ckn import CKNFeatureExtractor
+
+    X = np.random.default_rng(0).random((96, 64))
+    est = CKNFeatureExtractor(n_filters=(8, 16), image_shape=(8, 8), random_state=0)
+    expected = est.fit(X).transform(X)
+    with threadpool_limits(2, user_api="blas"):
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(lambda _: est.transform(X), range(24)))
+        assert _numpy_blas_threads() == {2}
+    for features in results:
+        np.testing.assert_array_equal(features, expected)
+
+
 @pytest.mark.parametrize("contiguous", [True, False])
 def test_strided_view_starts_where_asked(contiguous):
     base = np.arange(2 * 5 * 6 * 3, dtype=float).reshape(2, 5, 6, 3)

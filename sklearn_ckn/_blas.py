@@ -1,0 +1,74 @@
+"""The host BLAS's thread count: read, and held at one thread while chunk
+threads run.
+
+OpenBLAS's thread count is one setting of the whole process. Each
+:class:`~sklearn_ckn._network.ChunkRunner` wants it at 1 while its threads
+run; several runners (concurrent ``transform`` calls from different threads)
+share one hold: the first to start saves the limits and sets 1, the last to
+finish restores what the first saved, whatever the order in between. Saving
+and restoring in each runner would race: a second runner would save the
+first's 1 and restore it after the first had restored the original, leaving
+the process at one thread for good.
+"""
+
+import threading
+
+from threadpoolctl import ThreadpoolController
+
+__all__ = ["blas_threads", "hold_single_threaded", "release_single_threaded"]
+
+#: threadpoolctl's handle on the process's BLAS libraries, built at first use:
+#: building one scans every loaded library (about 2 ms, paid twice by each
+#: transform before), whereas reading or limiting its threads later is cheap.
+#: NumPy's BLAS, the one the chunk threads call, is loaded with NumPy.
+_CONTROLLER = None
+
+_LOCK = threading.Lock()
+#: runners holding BLAS at one thread, the limits to restore after the last,
+#: and the threads BLAS had before the first
+_HOLD = {"count": 0, "limits": None, "threads": None}
+
+
+def _controller():
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController().select(user_api="blas")
+    return _CONTROLLER
+
+
+def _current_threads():
+    return max((info["num_threads"] for info in _controller().info()), default=1)
+
+
+def blas_threads():
+    """Threads BLAS may use (the user's threadpoolctl limits included); while
+    runners hold it at one, the threads it had before they did."""
+    with _LOCK:
+        if _HOLD["count"]:
+            return _HOLD["threads"]
+        return _current_threads()
+
+
+def hold_single_threaded():
+    """Set BLAS to one thread until the matching :func:`release_single_threaded`.
+
+    Returns
+    -------
+    int
+        The threads BLAS had before the first of the current holds.
+    """
+    with _LOCK:
+        if _HOLD["count"] == 0:
+            _HOLD["threads"] = _current_threads()
+            _HOLD["limits"] = _controller().limit(limits=1)
+        _HOLD["count"] += 1
+        return _HOLD["threads"]
+
+
+def release_single_threaded():
+    """End one hold; the last restores the limits saved by the first."""
+    with _LOCK:
+        _HOLD["count"] -= 1
+        if _HOLD["count"] == 0:
+            limits, _HOLD["limits"] = _HOLD["limits"], None
+            limits.restore_original_limits()
