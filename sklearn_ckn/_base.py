@@ -44,6 +44,7 @@ from ._lintrans import lintrans
 from ._network import fit_layers_unsupervised, transform_in_batches
 from ._patches import filters_from_internal, filters_to_internal
 from ._progress import Progress
+from ._whitening import MAX_IMAGE_VALUES, fit_image_whitening, whiten_images
 
 __all__ = ["CKNBase"]
 
@@ -75,6 +76,8 @@ class CKNBase(BaseEstimator):
         "channel_axis": [None, Integral],
         "n_patches": [Interval(Integral, 1, None, closed="left")],
         "filters": [None, list, tuple],
+        "whitening": [None, StrOptions({"images"})],
+        "whitening_reg": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [None, Interval(Integral, 1, None, closed="left")],
         "device": [StrOptions({"auto", "cpu", "cuda"})],
         "random_state": ["random_state"],
@@ -95,6 +98,8 @@ class CKNBase(BaseEstimator):
         channel_axis=None,
         n_patches=10000,
         filters=None,
+        whitening=None,
+        whitening_reg=0.1,
         batch_size=None,
         device="auto",
         random_state=None,
@@ -111,6 +116,8 @@ class CKNBase(BaseEstimator):
         self.channel_axis = channel_axis
         self.n_patches = n_patches
         self.filters = filters
+        self.whitening = whitening
+        self.whitening_reg = whitening_reg
         self.batch_size = batch_size
         self.device = device
         self.random_state = random_state
@@ -119,11 +126,13 @@ class CKNBase(BaseEstimator):
     # ------------------------------------------------------------------ input
 
     def _validate_images(self, X, *, reset):
-        """Validate ``X`` and return it as channels-last maps (n, *spatial, C).
+        """Validate ``X`` and return it as the network's input: channels-last
+        maps (n, *spatial, C), whitened when the model whitens.
 
         With ``reset`` the per-sample shape is read from ``X`` and the
-        parameters; otherwise ``X`` is checked against ``image_shape_`` and
-        laid out with the channel axis of the fit (the parameter may have been
+        parameters, and the whitening learned from ``X``; otherwise ``X`` is
+        checked against ``image_shape_``, whitened as in the fit and laid out
+        with the channel axis of the fit (the parameters may have been
         changed since: what inference reads is fitted state).
 
         Returns
@@ -134,6 +143,9 @@ class CKNBase(BaseEstimator):
         feature_names : ndarray of str or None
             With ``reset``, X's column names (None without): the fit publishes
             them as ``feature_names_in_``.
+        whitening : tuple (mean, matrix) or None
+            With ``reset``, the whitening learned (None without whitening or
+            without ``reset``).
         """
         xp_in = _input_namespace(X)
         X, feature_names = self._validate_data_unpublished(
@@ -151,15 +163,21 @@ class CKNBase(BaseEstimator):
                 "images go in as (n_samples, n_features) with image_shape, or as "
                 "(n_samples, H, W) / (n_samples, H, W, C) arrays."
             )
-        _check_magnitude(X, array_namespace(X))
+        xp = array_namespace(X)
+        _check_magnitude(X, xp)
         if reset:
             channel_axis = self.channel_axis
             shape = fit_image_shape(X.shape, self.image_shape, channel_axis)
+            whitening = learned = self._learn_whitening(X)
         else:
             channel_axis, shape = self._channel_axis, self.image_shape_
             check_image_shape(X.shape, shape, channel_axis, type(self).__name__)
-        maps = to_channels_last(X, shape, channel_axis, array_namespace(X))
-        return maps, shape, feature_names
+            whitening, learned = self._fitted_whitening(X), None
+        if whitening is not None:
+            # in the user's layout: whitening_mean_ lines up with X's columns
+            X = whiten_images(X, *whitening, xp)
+        maps = to_channels_last(X, shape, channel_axis, xp)
+        return maps, shape, feature_names, learned
 
     def _validate_data_unpublished(self, X, *, reset, **params):
         """scikit-learn's ``validate_data``, whose ``reset`` would set
@@ -212,8 +230,9 @@ class CKNBase(BaseEstimator):
             del state["feature_names_in_"]  # fitted on an array without names
 
     def _fit_setup(self, X):
-        """Validated maps, resolved layers and the compute namespace of a fit."""
-        maps, shape, feature_names = self._validate_images(X, reset=True)
+        """Validated (and whitened) maps, resolved layers and the compute
+        namespace of a fit."""
+        maps, shape, feature_names, whitening = self._validate_images(X, reset=True)
         channel_axis = self.channel_axis
         spatial, n_channels, _ = split_channels(shape, channel_axis)
         specs = resolve_layer_specs(
@@ -226,6 +245,7 @@ class CKNBase(BaseEstimator):
             maps,
             shape,
             feature_names,
+            whitening,
             channel_axis,
             n_channels,
             specs,
@@ -273,12 +293,46 @@ class CKNBase(BaseEstimator):
             "image_shape_": setup.shape,
             "n_features_in_": math.prod(setup.shape),
             "feature_names_in_": setup.feature_names,
+            **self._whitening_attributes(setup),
             "n_channels_in_": setup.n_channels,
             "output_shape_": (setup.specs[-1].n_filters, *setup.shapes[-1].output),
             "_channel_axis": setup.channel_axis,
             "_specs": setup.specs,
             "_shapes": setup.shapes,
         }
+
+    def _learn_whitening(self, X):
+        """(mean, matrix) of the whitening learned from the training images,
+        or None without whitening."""
+        if self.whitening is None:
+            return None
+        n_values = math.prod(X.shape[1:])
+        if n_values > MAX_IMAGE_VALUES:
+            raise ValueError(
+                f"whitening='images' learns a {n_values} x {n_values} matrix for "
+                f"images of {n_values} values; it takes images of at most "
+                f"{MAX_IMAGE_VALUES} values (for longer signals or larger images "
+                "leave whitening=None)."
+            )
+        return fit_image_whitening(X, self.whitening_reg, array_namespace(X))
+
+    def _whitening_attributes(self, setup):
+        mean, matrix = (None, None) if setup.whitening is None else setup.whitening
+        keep = self._to_input_namespace
+        return {
+            "whitening_mean_": None if mean is None else keep(mean, setup),
+            "whitening_matrix_": None if matrix is None else keep(matrix, setup),
+        }
+
+    def _fitted_whitening(self, X):
+        """The fitted whitening in X's namespace and device, or None."""
+        if getattr(self, "whitening_mean_", None) is None:
+            return None
+        xp, dev = array_namespace(X), array_device(X)
+        return tuple(
+            to_namespace(a, xp, dev)
+            for a in (self.whitening_mean_, self.whitening_matrix_)
+        )
 
     @staticmethod
     def _to_input_namespace(a, setup):
@@ -450,6 +504,7 @@ class _FitSetup:
     maps: object
     shape: tuple
     feature_names: object
+    whitening: object
     channel_axis: object
     n_channels: int
     specs: list

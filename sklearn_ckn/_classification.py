@@ -61,9 +61,11 @@ class CKNClassifier(ClassifierMixin, TransformerMixin, CKNBase):
     Parameters
     ----------
     n_filters, patch_size, subsampling, kernel, sigma, padding, eps, \
-image_shape, channel_axis, n_patches, filters :
+image_shape, channel_axis, n_patches, filters, whitening, whitening_reg :
         The network, as in :class:`CKNFeatureExtractor`; ``filters`` gives the
-        initial filters instead of learning them without labels.
+        initial filters instead of learning them without labels. The
+        whitening is learned once, at the start of a (not warm-started) fit,
+        and is a fixed map during training.
     loss : {"squared_hinge", "log_loss"}, default="squared_hinge"
         ``squared_hinge``: one-vs-all 0.5 max(0, 1 - y f)^2 summed over classes
         (the original CKN's loss); ``log_loss``: multinomial logistic loss
@@ -166,7 +168,8 @@ image_shape, channel_axis, n_patches, filters :
         Head biases.
     feature_mean_, feature_scale_ : ndarray of shape (n_features_out,)
         Standardization of the features seen by the head.
-    image_shape_, n_channels_in_, output_shape_, n_features_in_ :
+    image_shape_, n_channels_in_, output_shape_, n_features_in_, \
+whitening_mean_, whitening_matrix_ :
         As in :class:`CKNFeatureExtractor`.
     loss_curve_ : list of float
         Mean training objective of each epoch.
@@ -248,6 +251,8 @@ image_shape, channel_axis, n_patches, filters :
         channel_axis=None,
         n_patches=10000,
         filters=None,
+        whitening=None,
+        whitening_reg=0.1,
         loss="squared_hinge",
         alpha=1e-4,
         head_alpha=None,
@@ -281,6 +286,8 @@ image_shape, channel_axis, n_patches, filters :
             channel_axis=channel_axis,
             n_patches=n_patches,
             filters=filters,
+            whitening=whitening,
+            whitening_reg=whitening_reg,
             batch_size=batch_size,
             device=device,
             random_state=random_state,
@@ -370,6 +377,9 @@ image_shape, channel_axis, n_patches, filters :
                 maps,
                 self.image_shape_,
                 getattr(self, "feature_names_in_", None),
+                None
+                if self.whitening_mean_ is None
+                else (self.whitening_mean_, self.whitening_matrix_),
                 self._channel_axis,
                 self.n_channels_in_,
                 self._specs,

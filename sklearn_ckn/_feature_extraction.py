@@ -68,6 +68,20 @@ class CKNFeatureExtractor(TransformerMixin, CKNBase):
         ``SparseCoder(dictionary=...)``). ``n_filters`` and ``patch_size``
         are then taken from the arrays. Use it to load filters learned
         elsewhere, e.g. another model's ``filters_``.
+    whitening : {"images"} or None, default=None
+        Whitening learned in ``fit`` from the training images and applied to
+        every input before the network. ``"images"``: ZCA of whole images,
+        x -> W (x - mean) on each image flattened as ``X``'s rows are, with
+        W = V diag(1 / sqrt(e + r)) V^T from the eigendecomposition of the
+        training images' covariance and r = ``whitening_reg`` times its mean
+        eigenvalue. Natural images (photos, CIFAR-10) gain the most: their
+        neighbouring pixels are strongly correlated. For images of at most
+        8,192 values. Being learned in ``fit``, it stays inside a
+        ``Pipeline``'s cross-validation folds and is pickled with the model.
+        None: the images as given.
+    whitening_reg : float, default=0.1
+        Regularization of the whitening, relative to the covariance's mean
+        eigenvalue: larger values amplify the weak (noisy) directions less.
     batch_size : int or None, default=None
         Samples processed at once; None picks it so that a batch's
         intermediate arrays stay within about 256 MiB.
@@ -103,6 +117,11 @@ class CKNFeatureExtractor(TransformerMixin, CKNBase):
         (row-major over the spatial axes).
     n_features_in_ : int
         Number of values per sample (the product of ``image_shape_``).
+    whitening_mean_ : ndarray of shape (n_features_in\\_,) or None
+        Mean training image of the whitening, flattened as ``X``'s rows are
+        (in the order of ``feature_names_in_``); None without whitening.
+    whitening_matrix_ : ndarray of shape (n_features_in\\_, n_features_in\\_) or None
+        The symmetric ZCA matrix W: ``whitened = (x - whitening_mean_) @ W``.
     feature_names_in_ : ndarray of shape (n_features_in\\_,)
         Names of features seen during fit, when X has string column names.
 

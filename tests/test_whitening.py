@@ -1,0 +1,196 @@
+"""Whitening learned in fit (ZCA of whole images) and applied to every input."""
+
+import pickle
+import warnings
+
+import array_api_strict
+import numpy as np
+import pytest
+import scipy.linalg
+from sklearn import config_context
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold, cross_validate
+from sklearn.pipeline import make_pipeline
+
+from sklearn_ckn import CKNClassifier, CKNFeatureExtractor
+from sklearn_ckn._whitening import fit_image_whitening, whiten_images
+
+
+def _correlated_images(n=60, shape=(6, 6, 3), seed=0):
+    """Images whose neighbouring values are correlated, as in photos: white
+    noise smoothed along every axis, plus a per-channel offset."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, *shape))
+    for axis in (1, 2, 3):
+        x = x + np.roll(x, 1, axis=axis)
+    return x + np.array([0.5, -0.2, 1.0])
+
+
+def test_zca_matches_the_regularized_inverse_square_root():
+    """The matrix is (C + r I)^{-1/2} for the images' covariance C and
+    r = reg * mean eigenvalue, computed here with scipy's sqrtm; the whitened
+    training images have covariance C (C + r I)^{-1}."""
+    x = _correlated_images().reshape(60, -1)
+    reg = 0.1
+    mean, matrix = fit_image_whitening(x, reg, np)
+    centred = x - x.mean(axis=0)
+    covariance = centred.T @ centred / len(x)
+    r = reg * np.trace(covariance) / len(covariance)
+    expected = np.linalg.inv(np.real(scipy.linalg.sqrtm(covariance + r * np.eye(108))))
+    np.testing.assert_allclose(mean, x.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(matrix, expected, rtol=1e-7, atol=1e-9)
+    white = whiten_images(x, mean, matrix, np)
+    white_cov = white.T @ white / len(x)
+    np.testing.assert_allclose(
+        white_cov, covariance @ np.linalg.inv(covariance + r * np.eye(108)), atol=1e-8
+    )
+
+
+@pytest.mark.parametrize("Estimator", [CKNFeatureExtractor, CKNClassifier])
+@pytest.mark.parametrize("layout", ["images", "rows", "channels-first rows", "signals"])
+def test_whitened_network_is_the_network_on_explicitly_whitened_input(
+    Estimator, layout
+):
+    """whitening='images' equals the plain estimator fitted and applied on
+    images whitened by hand with the learned mean and matrix (float64,
+    1e-10): image arrays with channels, 2-D rows with image_shape (channels
+    last and first: the mean and matrix follow X's columns), 1-D signals."""
+    x = _correlated_images()
+    params = dict(n_filters=(4, 6), random_state=0)
+    if layout == "images":
+        params.update(channel_axis=-1)
+    elif layout == "rows":
+        params.update(image_shape=(6, 6, 3), channel_axis=-1)
+        x = x.reshape(60, -1)
+    elif layout == "channels-first rows":
+        params.update(image_shape=(3, 6, 6), channel_axis=0)
+        x = np.moveaxis(x, -1, 1).reshape(60, -1)
+    else:
+        x = x.reshape(60, -1)[:, :40]
+    y = np.arange(60) % 3
+    if Estimator is CKNClassifier:
+        params.update(max_iter=2)
+    white = Estimator(whitening="images", **params)
+    plain = Estimator(**params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        white.fit(x, y)
+        flat = x.reshape(len(x), -1)  # X's own columns
+        np.testing.assert_allclose(white.whitening_mean_, flat.mean(axis=0))
+        by_hand = (flat - white.whitening_mean_) @ white.whitening_matrix_
+        plain.fit(by_hand.reshape(x.shape), y)
+    assert white.whitening_matrix_.shape == (flat.shape[1],) * 2
+    for a, b in zip(white.filters_, plain.filters_):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    probe = _correlated_images(seed=1)
+    if layout == "channels-first rows":
+        probe = np.moveaxis(probe, -1, 1)
+    probe = probe if layout == "images" else probe.reshape(60, -1)[:, : x.shape[1]]
+    by_hand = (probe.reshape(60, -1) - white.whitening_mean_) @ white.whitening_matrix_
+    np.testing.assert_allclose(
+        white.transform(probe),
+        plain.transform(by_hand.reshape(probe.shape)),
+        rtol=1e-10,
+        atol=1e-12,
+    )
+
+
+def test_no_whitening_leaves_the_model_as_it_was():
+    x = _correlated_images()
+    est = CKNFeatureExtractor(n_filters=(4, 6), channel_axis=-1, random_state=0)
+    features = est.fit(x).transform(x)
+    assert est.whitening_mean_ is None and est.whitening_matrix_ is None
+    again = clone(est).set_params(whitening=None).fit(x).transform(x)
+    np.testing.assert_array_equal(features, again)
+
+
+def test_whitening_is_learned_on_each_training_fold_only():
+    """Inside a Pipeline under cross-validation, each fold's whitening is the
+    statistic of that fold's training rows: fitting it on all rows (leaking
+    the test fold) would give the same mean in every fold."""
+    x = _correlated_images(n=90).reshape(90, -1)
+    y = np.arange(90) % 3
+    pipe = make_pipeline(
+        CKNFeatureExtractor(
+            n_filters=(4, 6),
+            image_shape=(6, 6, 3),
+            channel_axis=-1,
+            whitening="images",
+            random_state=0,
+        ),
+        LogisticRegression(max_iter=200),
+    )
+    folds = list(KFold(3).split(x))
+    result = cross_validate(pipe, x, y, cv=folds, return_estimator=True)
+    means = []
+    for (train, _), fitted in zip(folds, result["estimator"]):
+        mean = fitted[0].whitening_mean_
+        np.testing.assert_allclose(mean, x[train].mean(axis=0), rtol=1e-12)
+        means.append(mean)
+    assert not np.allclose(means[0], means[1])
+
+
+def test_whitening_is_pickled_with_the_model():
+    x = _correlated_images()
+    est = CKNFeatureExtractor(
+        n_filters=(4, 6), channel_axis=-1, whitening="images", random_state=0
+    ).fit(x)
+    loaded = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(loaded.transform(x), est.transform(x))
+    np.testing.assert_array_equal(loaded.whitening_matrix_, est.whitening_matrix_)
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, None])
+def test_whitened_features_do_not_depend_on_the_batch_size(batch_size):
+    x = _correlated_images()
+    est = CKNFeatureExtractor(
+        n_filters=(4, 6), channel_axis=-1, whitening="images", random_state=0
+    )
+    reference = est.fit(x).transform(x)
+    got = est.set_params(batch_size=batch_size).transform(x)
+    np.testing.assert_array_equal(got, reference)
+
+
+def test_whitening_with_given_filters_and_float32():
+    x = _correlated_images()
+    fitted = CKNFeatureExtractor(
+        n_filters=(4, 6), channel_axis=-1, whitening="images", random_state=0
+    ).fit(x)
+    given = CKNFeatureExtractor(
+        filters=fitted.filters_, channel_axis=-1, whitening="images"
+    ).fit(x)
+    np.testing.assert_array_equal(given.transform(x), fitted.transform(x))
+    x32 = x.astype(np.float32)
+    f32 = clone(fitted).fit(x32).transform(x32)
+    assert f32.dtype == np.float32
+    np.testing.assert_allclose(f32, fitted.transform(x), rtol=0, atol=2e-4)
+
+
+def test_array_api_strict_run_matches_numpy():
+    x = _correlated_images()
+    est = CKNFeatureExtractor(
+        n_filters=(4, 6), channel_axis=-1, whitening="images", random_state=0
+    )
+    expected = est.fit_transform(x)
+    x_strict = array_api_strict.asarray(x)
+    with config_context(array_api_dispatch=True):
+        strict = clone(est).fit(x_strict)
+        out = strict.transform(x_strict)
+    assert isinstance(strict.whitening_matrix_, type(x_strict))
+    np.testing.assert_allclose(np.from_dlpack(out), expected, rtol=1e-9, atol=1e-11)
+
+
+def test_images_too_large_to_whiten_whole_are_refused():
+    x = np.random.default_rng(0).random((3, 9000))
+    with pytest.raises(ValueError, match="takes images of at most 8192 values"):
+        CKNFeatureExtractor(n_filters=2, whitening="images").fit(x)
+
+
+def test_invalid_whitening_parameters_get_scikit_learns_message():
+    x = _correlated_images().reshape(60, -1)
+    with pytest.raises(ValueError, match="The 'whitening' parameter"):
+        CKNFeatureExtractor(whitening="zca").fit(x)
+    with pytest.raises(ValueError, match="The 'whitening_reg' parameter"):
+        CKNFeatureExtractor(whitening="images", whitening_reg=0.0).fit(x)
