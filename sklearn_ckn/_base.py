@@ -41,10 +41,14 @@ from ._kernels import KERNELS
 from ._kmeans import TooFewDistinctPatchesError
 from ._layer import layer_shapes
 from ._lintrans import lintrans
-from ._network import fit_layers_unsupervised, transform_in_batches
+from ._network import (
+    fit_layers_unsupervised,
+    learn_patch_whitening,
+    transform_in_batches,
+)
 from ._patches import filters_from_internal, filters_to_internal
 from ._progress import Progress
-from ._whitening import MAX_IMAGE_VALUES, fit_image_whitening, whiten_images
+from ._whitening import MAX_IMAGE_VALUES, apply_zca, fit_zca
 
 __all__ = ["CKNBase"]
 
@@ -76,7 +80,7 @@ class CKNBase(BaseEstimator):
         "channel_axis": [None, Integral],
         "n_patches": [Interval(Integral, 1, None, closed="left")],
         "filters": [None, list, tuple],
-        "whitening": [None, StrOptions({"images"})],
+        "whitening": [None, StrOptions({"images", "patches"})],
         "whitening_reg": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [None, Interval(Integral, 1, None, closed="left")],
         "device": [StrOptions({"auto", "cpu", "cuda"})],
@@ -175,7 +179,7 @@ class CKNBase(BaseEstimator):
             whitening, learned = self._fitted_whitening(X), None
         if whitening is not None:
             # in the user's layout: whitening_mean_ lines up with X's columns
-            X = whiten_images(X, *whitening, xp)
+            X = apply_zca(X, *whitening, xp)
         maps = to_channels_last(X, shape, channel_axis, xp)
         return maps, shape, feature_names, learned
 
@@ -209,7 +213,10 @@ class CKNBase(BaseEstimator):
         params = self._initial_params(setup)
         self._publish(
             self._network_attributes(
-                setup, [z for z, _ in params], [m for _, m in params]
+                setup,
+                [p[0] for p in params],
+                [p[1] for p in params],
+                patch_whitening(params),
             )
         )
 
@@ -256,12 +263,16 @@ class CKNBase(BaseEstimator):
         )
 
     def _initial_params(self, setup):
-        """(z, M) per layer: learned without labels, or from ``filters``."""
+        """(z, M) per layer: learned without labels, or from ``filters``; the
+        first is (z, M, (mean, matrix)) with whitening='patches'."""
         xp, dev, dtype = setup.xp, setup.dev, setup.dtype
         if self.filters is None:
             return self._learn_filters(
                 setup.maps, setup.specs, setup.shapes, xp, dev, dtype
             )
+        whitening = ()
+        if self.whitening == "patches":
+            whitening = (self._learn_patch_whitening_only(setup),)
         params = []
         for w, spec in zip(self.filters, setup.specs):
             w = np.asarray(w) if isinstance(w, list) else w
@@ -271,9 +282,33 @@ class CKNBase(BaseEstimator):
             w = xp.asarray(to_namespace(w, xp, dev), dtype=dtype, copy=True)
             z = check_unit_filters(filters_to_internal(w, xp), xp, given_dtype)
             params.append((z, lintrans(z, spec.kernel, spec.sigma, spec.eps, xp)))
+        params[0] = (*params[0], *whitening)
         return params
 
-    def _network_attributes(self, setup, filters, lintrans_maps):
+    def _learn_patch_whitening_only(self, setup):
+        """The first layer's patch ZCA, for given filters (nothing else is
+        learned)."""
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        try:
+            return learn_patch_whitening(
+                setup.maps,
+                setup.specs,
+                setup.shapes,
+                n_patches=self.n_patches,
+                rng=np.random.default_rng(seed),
+                xp=setup.xp,
+                dev=setup.dev,
+                dtype=setup.dtype,
+                reg=self.whitening_reg,
+                batch_size=self._inference_batch_size(),
+            )
+        except TooFewDistinctPatchesError as exc:
+            raise ValueError(
+                f"whitening='patches' needs at least 2 non-zero patches; X gave "
+                f"{exc.n_distinct}."
+            ) from None
+
+    def _network_attributes(self, setup, filters, lintrans_maps, patch_zca=None):
         """The fitted network's attributes, where the input came from, for
         :meth:`_publish`.
 
@@ -293,7 +328,7 @@ class CKNBase(BaseEstimator):
             "image_shape_": setup.shape,
             "n_features_in_": math.prod(setup.shape),
             "feature_names_in_": setup.feature_names,
-            **self._whitening_attributes(setup),
+            **self._whitening_attributes(setup, patch_zca),
             "n_channels_in_": setup.n_channels,
             "output_shape_": (setup.specs[-1].n_filters, *setup.shapes[-1].output),
             "_channel_axis": setup.channel_axis,
@@ -302,9 +337,9 @@ class CKNBase(BaseEstimator):
         }
 
     def _learn_whitening(self, X):
-        """(mean, matrix) of the whitening learned from the training images,
-        or None without whitening."""
-        if self.whitening is None:
+        """(mean, matrix) of the image whitening learned from the training
+        images, or None without it (patches are whitened by the network)."""
+        if self.whitening != "images":
             return None
         n_values = math.prod(X.shape[1:])
         if n_values > MAX_IMAGE_VALUES:
@@ -314,19 +349,46 @@ class CKNBase(BaseEstimator):
                 f"{MAX_IMAGE_VALUES} values (for longer signals or larger images "
                 "leave whitening=None)."
             )
-        return fit_image_whitening(X, self.whitening_reg, array_namespace(X))
+        return fit_zca(X, self.whitening_reg, array_namespace(X))
 
-    def _whitening_attributes(self, setup):
-        mean, matrix = (None, None) if setup.whitening is None else setup.whitening
+    def _whitening_attributes(self, setup, patch_zca=None):
+        """whitening_mean_ and whitening_matrix_: of the images (in X's column
+        order), of the first layer's patches (in the order of a flattened
+        filters_[0] row, channel-major), or None."""
+        kind, mean, matrix = None, None, None
+        if setup.whitening is not None:
+            kind, (mean, matrix) = "images", setup.whitening
+        elif patch_zca is not None:
+            xp, spec, c = setup.xp, setup.specs[0], setup.n_channels
+            kind, (mean, matrix) = "patches", patch_zca
+            mean = _patch_layout(mean[None, :], c, spec.patch_shape, xp)[0, :]
+            matrix = _patch_layout(matrix, c, spec.patch_shape, xp)
+            matrix = _patch_layout(xp.matrix_transpose(matrix), c, spec.patch_shape, xp)
         keep = self._to_input_namespace
         return {
             "whitening_mean_": None if mean is None else keep(mean, setup),
             "whitening_matrix_": None if matrix is None else keep(matrix, setup),
+            "_whitening_kind": kind,
         }
 
+    def _fitted_patch_whitening(self, xp, dev, dtype):
+        """The fitted patch ZCA in internal patch order on the compute device,
+        as a tuple to append to the first layer's (z, M); () without it."""
+        if getattr(self, "_whitening_kind", None) != "patches":
+            return ()
+        spec, c = self._specs[0], self.n_channels_in_
+        mean, matrix = (
+            to_namespace(a, xp, dev, dtype)
+            for a in (self.whitening_mean_, self.whitening_matrix_)
+        )
+        mean = _patch_internal(mean[None, :], c, spec.patch_shape, xp)[0, :]
+        matrix = _patch_internal(matrix, c, spec.patch_shape, xp)
+        matrix = _patch_internal(xp.matrix_transpose(matrix), c, spec.patch_shape, xp)
+        return ((mean, matrix),)
+
     def _fitted_whitening(self, X):
-        """The fitted whitening in X's namespace and device, or None."""
-        if getattr(self, "whitening_mean_", None) is None:
+        """The fitted image whitening in X's namespace and device, or None."""
+        if getattr(self, "_whitening_kind", None) != "images":
             return None
         xp, dev = array_namespace(X), array_device(X)
         return tuple(
@@ -354,6 +416,9 @@ class CKNBase(BaseEstimator):
                 dtype=dtype,
                 batch_size=self._inference_batch_size(),
                 log=lambda message: progress.step(message=message),
+                patch_whitening_reg=(
+                    self.whitening_reg if self.whitening == "patches" else None
+                ),
             )
         except TooFewDistinctPatchesError as exc:
             below = specs[exc.layer - 1] if exc.layer > 0 else None
@@ -373,7 +438,7 @@ class CKNBase(BaseEstimator):
             ) from None
         finally:
             progress.close()
-        for z, m in params:
+        for z, m, *_ in params:
             check_finite_result(z, maps, "the filters learned from X")
             check_finite_result(m, maps, "the filters learned from X")
         return params
@@ -440,14 +505,17 @@ class CKNBase(BaseEstimator):
         return features
 
     def _network_params(self, xp, dev, dtype):
-        """The fitted (z, m) pairs in internal layout on the compute device."""
-        return [
+        """The fitted (z, m) pairs in internal layout on the compute device
+        (the first with its patch whitening, if any)."""
+        params = [
             (
                 filters_to_internal(to_namespace(w, xp, dev, dtype), xp),
                 to_namespace(m, xp, dev, dtype),
             )
             for w, m in zip(self.filters_, self.lintrans_)
         ]
+        params[0] = (*params[0], *self._fitted_patch_whitening(xp, dev, dtype))
+        return params
 
     def _check_same_namespace(self, X, method):
         """Under array API dispatch, refuse X from another namespace or device."""
@@ -594,6 +662,25 @@ def check_finite_result(a, maps, what):
     raise ValueError(
         f"The computation of {what} overflowed {maps.dtype} (the largest |X| is "
         f"{largest:.3g}): rescale X, e.g. to [0, 1], or pass it as float64."
+    )
+
+
+def patch_whitening(params):
+    """The (mean, matrix) of a first layer's patch whitening in network
+    params, or None."""
+    return params[0][2] if len(params[0]) > 2 else None
+
+
+def _patch_layout(rows, n_channels, patch_shape, xp):
+    """Rows of patch values, internal order -> (C, *patch) order."""
+    w = filters_from_internal(rows, n_channels, patch_shape, xp)
+    return xp.reshape(w, (rows.shape[0], -1))
+
+
+def _patch_internal(rows, n_channels, patch_shape, xp):
+    """Rows of patch values, (C, *patch) order -> internal order."""
+    return filters_to_internal(
+        xp.reshape(rows, (rows.shape[0], n_channels, *patch_shape)), xp
     )
 
 

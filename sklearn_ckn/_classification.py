@@ -29,7 +29,13 @@ from ._backend import (
     to_namespace,
     to_numpy,
 )
-from ._base import CKNBase, _dispatch_on, _FitSetup, check_finite_result
+from ._base import (
+    CKNBase,
+    _dispatch_on,
+    _FitSetup,
+    check_finite_result,
+    patch_whitening,
+)
 from ._head import LOSSES, encode_targets, log_probabilities, probabilities
 from ._network import take_rows
 from ._progress import Progress
@@ -433,7 +439,9 @@ whitening_mean_, whitening_matrix_ :
         keep = self._to_input_namespace
         self._publish(
             {
-                **self._network_attributes(setup, trainer.filters, trainer.lintrans()),
+                **self._network_attributes(
+                    setup, trainer.filters, trainer.lintrans(), trainer.whitening
+                ),
                 **dict(
                     zip(
                         ("coef_", "intercept_", "feature_mean_", "feature_scale_"),
@@ -511,16 +519,17 @@ whitening_mean_, whitening_matrix_ :
 
     def _new_trainer(self, setup, n_classes, n_samples):
         config = self._training_config(n_samples)
-        filters = [z for z, _ in self._initial_params(setup)]
+        params = self._initial_params(setup)
         return CKNTrainer(
             setup.specs,
             setup.shapes,
-            filters,
+            [p[0] for p in params],
             n_classes,
             config,
             setup.xp,
             setup.dev,
             setup.dtype,
+            whitening=patch_whitening(params),
         )
 
     def _targets(self, class_index, n_classes, trainer):

@@ -68,15 +68,18 @@ class CKNFeatureExtractor(TransformerMixin, CKNBase):
         ``SparseCoder(dictionary=...)``). ``n_filters`` and ``patch_size``
         are then taken from the arrays. Use it to load filters learned
         elsewhere, e.g. another model's ``filters_``.
-    whitening : {"images"} or None, default=None
-        Whitening learned in ``fit`` from the training images and applied to
-        every input before the network. ``"images"``: ZCA of whole images,
-        x -> W (x - mean) on each image flattened as ``X``'s rows are, with
-        W = V diag(1 / sqrt(e + r)) V^T from the eigendecomposition of the
-        training images' covariance and r = ``whitening_reg`` times its mean
-        eigenvalue. Natural images (photos, CIFAR-10) gain the most: their
-        neighbouring pixels are strongly correlated. For images of at most
-        8,192 values. Being learned in ``fit``, it stays inside a
+    whitening : {"images", "patches"} or None, default=None
+        Whitening learned in ``fit`` and applied to every input. ``"images"``:
+        ZCA of whole images, x -> (x - mean) W on each image flattened as
+        ``X``'s rows are, with W = V diag(1 / sqrt(e + r)) V^T from the
+        eigendecomposition of the training images' covariance and
+        r = ``whitening_reg`` times its mean eigenvalue; for images of at
+        most 8,192 values. ``"patches"``: the same ZCA learned from the first
+        layer's patches (those k-means samples), which the first layer then
+        sees whitened (Mairal et al., 2014): its filters, patch norms and
+        responses are those of the whitened patches. Natural images (photos,
+        CIFAR-10) gain the most: their neighbouring pixels are strongly
+        correlated. Learned in ``fit``, the whitening stays inside a
         ``Pipeline``'s cross-validation folds and is pickled with the model.
         None: the images as given.
     whitening_reg : float, default=0.1
@@ -117,10 +120,13 @@ class CKNFeatureExtractor(TransformerMixin, CKNBase):
         (row-major over the spatial axes).
     n_features_in_ : int
         Number of values per sample (the product of ``image_shape_``).
-    whitening_mean_ : ndarray of shape (n_features_in\\_,) or None
-        Mean training image of the whitening, flattened as ``X``'s rows are
-        (in the order of ``feature_names_in_``); None without whitening.
-    whitening_matrix_ : ndarray of shape (n_features_in\\_, n_features_in\\_) or None
+    whitening_mean_ : ndarray of shape (n_values,) or None
+        Mean of what was whitened: the training images, flattened as ``X``'s
+        rows are (``n_values = n_features_in_``), or the first layer's
+        patches, flattened as a row of ``filters_[0]`` (channel-major,
+        ``n_values = in_channels * prod(patch_shape)``); None without
+        whitening.
+    whitening_matrix_ : ndarray of shape (n_values, n_values) or None
         The symmetric ZCA matrix W: ``whitened = (x - whitening_mean_) @ W``.
     feature_names_in_ : ndarray of shape (n_features_in\\_,)
         Names of features seen during fit, when X has string column names.

@@ -111,14 +111,19 @@ def _times(a, b, xp):
     return xp.reshape(flat, (*a.shape[:-1], b.shape[-1]))
 
 
-def responses(h, spec, z, xp, cache=None, winograd_filters=None):
+def responses(h, spec, z, xp, cache=None, winograd_filters=None, whitening=None):
     """nu * kappa(<z, x> / nu) at every position, shape (n, *conv_spatial, p).
 
     When ``cache`` is a dict, the intermediates the backward pass needs are
     stored in it. ``winograd_filters``: the filters' Winograd transform
     (:func:`sklearn_ckn._winograd.filter_transform`), when already computed.
+    ``whitening``: (mean, matrix) in internal patch order, for a first layer
+    that sees its patches whitened, x -> (x - mean) @ matrix (the patch
+    norms are then those of the whitened patches).
     """
     padded = pad_map(h, padding_widths(spec.patch_shape, spec.padding), xp)
+    if whitening is not None:
+        return _whitened_responses(padded, spec, z, xp, cache, whitening)
     sq_norms = patch_squared_norms(padded, spec.patch_shape, xp)
     # maximum, not array_api_compat's clip: its Python holds the GIL
     nu = xp.sqrt(xp.maximum(sq_norms, PATCH_NORM_FLOOR))[..., None]
@@ -157,6 +162,24 @@ def responses(h, spec, z, xp, cache=None, winograd_filters=None):
     return nu * kappa
 
 
+def _whitened_responses(padded, spec, z, xp, cache, whitening):
+    """:func:`responses` on whitened patches: the patch matrix is formed (a
+    first layer's patches are short), whitened, and multiplied by the filters."""
+    mean, matrix = whitening
+    patches = _times(extract_patches(padded, spec.patch_shape, xp) - mean, matrix, xp)
+    sq_norms = xp.sum(patches * patches, axis=-1)
+    nu = xp.sqrt(xp.maximum(sq_norms, PATCH_NORM_FLOOR))[..., None]
+    cosines = _times(patches, xp.matrix_transpose(z), xp) / nu
+    kappa = kernel_value(cosines, spec.kernel, spec.sigma, xp)
+    if cache is not None:
+        # no padded map: the input's gradient is not available through the
+        # whitening (a first layer's is never needed)
+        cache.update(
+            patches=patches, sq_norms=sq_norms, nu=nu, cosines=cosines, kappa=kappa
+        )
+    return nu * kappa
+
+
 #: largest c = 1 / sigma^2 for which the responses take exp(c cos) times
 #: nu exp(-c): exp(c) and exp(-c) stay far inside float32's normal range
 #: (1e13 and 1e-13 at c = 30, sigma = 0.18); above it, exp(c (cos - 1))
@@ -184,7 +207,17 @@ def _exp_responses_in_place(u, nu, sigma, xp):
     return u
 
 
-def layer_forward(h, spec, z, m, xp, pool_mats=None, cache=None, winograd_filters=None):
+def layer_forward(
+    h,
+    spec,
+    z,
+    m,
+    xp,
+    pool_mats=None,
+    cache=None,
+    winograd_filters=None,
+    whitening=None,
+):
     """One CKN layer: responses, Gaussian pooling, then the map M.
 
     Pooling and M are linear and commute; M is applied after pooling, on the
@@ -206,12 +239,15 @@ def layer_forward(h, spec, z, m, xp, pool_mats=None, cache=None, winograd_filter
     winograd_filters : dict or None
         The filters' Winograd transforms, by tile shape, computed once per
         transform (see :func:`responses`).
+    whitening : tuple or None
+        (mean, matrix) of a first layer's patch whitening (see
+        :func:`responses`).
 
     Returns
     -------
     array of shape (n, *pooled_spatial, p)
     """
-    a = responses(h, spec, z, xp, cache, winograd_filters)
+    a = responses(h, spec, z, xp, cache, winograd_filters, whitening)
     pooled = pool(a, spec.subsampling, xp, pool_mats)
     if cache is not None:
         cache["pooled"] = pooled
@@ -256,6 +292,8 @@ def layer_backward(g_out, cache, spec, z, m, xp, pool_mats, input_grad=True):
     g_z = xp.matrix_transpose(xp.reshape(g_dot, (-1, p))) @ xp.reshape(patches, (-1, d))
     if not input_grad:
         return None, g_z, g_m
+    if "padded" not in cache:
+        raise ValueError("no input gradient through a layer with whitened patches")
     g_nu = xp.sum(g_a * (kappa - cosines * d_kappa), axis=-1)
     sq_norms = cache["sq_norms"]
     # the floor makes nu constant below it: no gradient flows there

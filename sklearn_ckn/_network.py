@@ -27,6 +27,7 @@ from ._layer import LayerSpec, layer_backward, layer_forward
 from ._lintrans import lintrans, lintrans_vjp
 from ._patches import extract_patches, pad_map, padding_widths
 from ._pooling import pooling_matrices
+from ._whitening import apply_zca, fit_zca
 from ._winograd import filter_transform, tiling, winograd_applies
 
 #: memory allowed for one batch's intermediate arrays when batch_size is automatic
@@ -54,6 +55,7 @@ __all__ = [
     "fit_layers_unsupervised",
     "forward",
     "forward_with_caches",
+    "learn_patch_whitening",
     "take_rows",
     "transform_in_batches",
 ]
@@ -66,7 +68,8 @@ class DeviceLayer:
     ``eig``, when set, is the eigendecomposition of K that M was computed
     from (:func:`sklearn_ckn._lintrans.gram_eigh`), reused by the backward pass;
     ``winograd_filters``, when set, the filters' Winograd transform, reused by
-    every batch of a forward pass.
+    every batch of a forward pass; ``whitening``, when set, the (mean,
+    matrix) that whiten a first layer's patches.
     """
 
     spec: LayerSpec
@@ -75,15 +78,24 @@ class DeviceLayer:
     pool_mats: list
     eig: tuple = None
     winograd_filters: object = None
+    whitening: tuple = None
 
 
 def device_layers(specs, params, shapes, xp, dev, dtype):
-    """Move (z, M) pairs to the compute device and build each layer's pooling."""
+    """Move each layer's (z, M) to the compute device and build its pooling.
+
+    A first layer whose patches are whitened has (z, M, (mean, matrix)).
+    """
     layers = []
-    for spec, (z, m), shape in zip(specs, params, shapes):
+    for spec, (z, m, *whitening), shape in zip(specs, params, shapes):
         z = to_namespace(z, xp, dev, dtype)
+        whitening = (
+            tuple(to_namespace(a, xp, dev, dtype) for a in whitening[0])
+            if whitening
+            else None
+        )
         winograd = None
-        if winograd_applies(spec.patch_shape, shape.in_channels):
+        if whitening is None and winograd_applies(spec.patch_shape, shape.in_channels):
             winograd = filter_transform(z, shape.in_channels, xp, shape.conv)
         layers.append(
             DeviceLayer(
@@ -92,6 +104,7 @@ def device_layers(specs, params, shapes, xp, dev, dtype):
                 to_namespace(m, xp, dev, dtype),
                 pooling_matrices(shape.conv, spec.subsampling, xp, dtype, dev),
                 winograd_filters=winograd,
+                whitening=whitening,
             )
         )
     return layers
@@ -108,6 +121,7 @@ def forward(h, layers, xp):
             xp,
             layer.pool_mats,
             winograd_filters=layer.winograd_filters,
+            whitening=layer.whitening,
         )
     return h
 
@@ -325,7 +339,7 @@ def _sample_patches(
     """Patches of layer ``layer``'s input map at random (image, position) pairs.
 
     Only the sampled images are run through the layers below. Returns the
-    non-zero patches normalized to unit norm, shape (m, d), on the device.
+    non-zero patches, shape (m, d), on the device (not normalized).
     """
     n = x.shape[0]
     shape, spec = shapes[layer], specs[layer]
@@ -350,25 +364,79 @@ def _sample_patches(
         rows = (local[in_batch] - start) * n_positions + positions[in_batch]
         chunks.append(xp.take(patches, xp.asarray(rows, device=dev), axis=0))
     patches = xp.concat(chunks, axis=0) if len(chunks) > 1 else chunks[0]
-    sq_norms = xp.sum(patches * patches, axis=1)
     # zero patches (padding, blank regions) carry no direction
-    patches = patches[sq_norms > 0.0]
+    return _nonzero(patches, xp)
+
+
+def _nonzero(patches, xp):
+    return patches[xp.sum(patches * patches, axis=1) > 0.0]
+
+
+def _unit_rows(patches, xp):
     return patches / xp.sqrt(xp.sum(patches * patches, axis=1, keepdims=True))
 
 
+def _patch_zca(patches, reg, xp):
+    if patches.shape[0] < 2:
+        raise TooFewDistinctPatchesError(2, patches.shape[0])
+    return fit_zca(patches, reg, xp)
+
+
+def learn_patch_whitening(
+    x, specs, shapes, *, n_patches, rng, xp, dev, dtype, reg, batch_size=None
+):
+    """The ZCA (mean, matrix) of the first layer's non-zero patches, sampled
+    as :func:`fit_layers_unsupervised` samples them (for given filters)."""
+    if batch_size is None:
+        batch_size = auto_batch_size(shapes, specs, xp.finfo(dtype).bits // 8)
+    patches = _sample_patches(
+        x,
+        specs,
+        [],
+        shapes,
+        0,
+        n_patches=n_patches,
+        rng=rng,
+        xp=xp,
+        dev=dev,
+        dtype=dtype,
+        batch_size=batch_size,
+    )
+    try:
+        return _patch_zca(patches, reg, xp)
+    except TooFewDistinctPatchesError as exc:
+        exc.layer = 0
+        raise
+
+
 def fit_layers_unsupervised(
-    x, specs, shapes, *, n_patches, rng, xp, dev, dtype, batch_size=None, log=None
+    x,
+    specs,
+    shapes,
+    *,
+    n_patches,
+    rng,
+    xp,
+    dev,
+    dtype,
+    batch_size=None,
+    log=None,
+    patch_whitening_reg=None,
 ):
     """Learn each layer's filters by spherical k-means on sampled patches.
 
     Layer ``l`` samples its patches from the output of the layers below it,
     which are fitted first. ``log``, when given, receives one line per layer.
+    With ``patch_whitening_reg``, the first layer's sampled patches also
+    teach a ZCA whitening (:func:`sklearn_ckn._whitening.fit_zca`), and the
+    first layer learns from, and later sees, whitened patches.
 
     Returns
     -------
     params : list of (z, m)
         Unit-norm filters (p, d) in internal patch order and the map M, on the
-        compute device.
+        compute device; with patch whitening the first is (z, m, (mean,
+        matrix)).
 
     Raises
     ------
@@ -393,7 +461,12 @@ def fit_layers_unsupervised(
             dtype=dtype,
             batch_size=batch_size,
         )
+        whitening = ()
         try:
+            if layer == 0 and patch_whitening_reg is not None:
+                whitening = (_patch_zca(patches, patch_whitening_reg, xp),)
+                patches = _nonzero(apply_zca(patches, *whitening[0], xp), xp)
+            patches = _unit_rows(patches, xp)
             if patches.shape[0] < 1:
                 raise TooFewDistinctPatchesError(spec.n_filters, 0)
             z, n_iter = spherical_kmeans(patches, spec.n_filters, rng=rng, xp=xp)
@@ -405,7 +478,9 @@ def fit_layers_unsupervised(
                 f"[CKN] layer {layer}: spherical k-means, {spec.n_filters} filters "
                 f"from {patches.shape[0]} patches, {n_iter} iterations"
             )
-        params.append((z, lintrans(z, spec.kernel, spec.sigma, spec.eps, xp)))
+        params.append(
+            (z, lintrans(z, spec.kernel, spec.sigma, spec.eps, xp), *whitening)
+        )
     return params
 
 
@@ -422,7 +497,16 @@ def forward_with_caches(h, layers, xp):
     caches = []
     for layer in layers:
         cache = {}
-        h = layer_forward(h, layer.spec, layer.z, layer.m, xp, layer.pool_mats, cache)
+        h = layer_forward(
+            h,
+            layer.spec,
+            layer.z,
+            layer.m,
+            xp,
+            layer.pool_mats,
+            cache,
+            whitening=layer.whitening,
+        )
         caches.append(cache)
     return h, caches
 

@@ -93,9 +93,22 @@ class CKNTrainer:
         Compute namespace, device and float dtype.
     """
 
-    def __init__(self, specs, shapes, filters, n_classes, config, xp, dev, dtype):
+    def __init__(
+        self,
+        specs,
+        shapes,
+        filters,
+        n_classes,
+        config,
+        xp,
+        dev,
+        dtype,
+        whitening=None,
+    ):
         self.specs, self.shapes = specs, shapes
         self.filters = list(filters)
+        # the first layer's patch whitening (mean, matrix), a fixed map
+        self.whitening = whitening
         self.n_classes = n_classes
         self.config = config
         self.xp, self.dev, self.dtype = xp, dev, dtype
@@ -129,6 +142,13 @@ class CKNTrainer:
             for z, spec in zip(filters, self.specs)
         ]
 
+    def _params(self, filters):
+        """The network's (z, M) per layer, the first with its whitening."""
+        params = list(zip(filters, self.lintrans(filters)))
+        if self.whitening is not None:
+            params[0] = (*params[0], self.whitening)
+        return params
+
     def features(self, x, filters=None):
         """CKN features of ``x`` (any namespace) on the device, filter-major.
 
@@ -139,7 +159,7 @@ class CKNTrainer:
         return transform_in_batches(
             x,
             self.specs,
-            list(zip(filters, self.lintrans(filters))),
+            self._params(filters),
             self.shapes,
             xp=xp,
             dev=self.dev,
@@ -154,7 +174,7 @@ class CKNTrainer:
         return head_scores(
             x,
             self.specs,
-            list(zip(self.filters, self.lintrans())),
+            self._params(self.filters),
             self.shapes,
             self.coef,
             self.intercept,
@@ -291,7 +311,8 @@ class CKNTrainer:
             # one eigendecomposition of K per layer serves M and its gradient
             eig = gram_eigh(z, spec.kernel, spec.sigma, xp)
             m = lintrans(z, spec.kernel, spec.sigma, spec.eps, xp, eig=eig)
-            layers.append(DeviceLayer(spec, z, m, pool, eig))
+            whitening = self.whitening if not layers else None
+            layers.append(DeviceLayer(spec, z, m, pool, eig, whitening=whitening))
         return layers
 
     def _summed_terms(self, x_batch, targets, layers, n, runner):

@@ -1,4 +1,4 @@
-"""ZCA whitening of whole images, learned from training images.
+"""ZCA whitening, of whole images or of a first layer's patches.
 
 Natural images have strongly correlated neighbouring pixels (and channels);
 ZCA removes those second-order correlations while staying as close as
@@ -8,20 +8,23 @@ relative to the mean eigenvalue (which keeps the noise-dominated directions
 from being amplified without bound). On CIFAR-10 it is worth about 10 points
 of a CKN's accuracy (docs/benchmarks.md). A fixed linear map of the input: a
 network on whitened images is the network applied to the images transformed
-once, and training's gradients are unchanged.
+once, and training's gradients are unchanged. Whitened patches (Mairal et
+al., 2014) are the first layer's patches so transformed, learned from the
+patches k-means samples; the first layer's norms and responses are then
+those of the whitened patches.
 """
 
 from ._backend import array_device, max_float_dtype
 
-__all__ = ["MAX_IMAGE_VALUES", "fit_image_whitening", "whiten_images"]
+__all__ = ["MAX_IMAGE_VALUES", "apply_zca", "fit_zca"]
 
 #: largest number of values per image whitened whole: the covariance has this
 #: many squared entries (8,192: 512 MiB in float64)
 MAX_IMAGE_VALUES = 8192
 
 
-def fit_image_whitening(maps, reg, xp):
-    """Mean and ZCA matrix of images ``maps`` (n, ..., ) flattened per sample.
+def fit_zca(maps, reg, xp):
+    """Mean and ZCA matrix of samples ``maps`` (n, ...), each flattened.
 
     Computed in the most precise float the namespace offers on the maps'
     device. ``reg`` is relative: the eigenvalues are regularized by
@@ -50,8 +53,8 @@ def fit_image_whitening(maps, reg, xp):
     return mean, (matrix + xp.matrix_transpose(matrix)) / 2
 
 
-def whiten_images(maps, mean, matrix, xp):
-    """(x - mean) @ matrix for every image of ``maps``, in the maps' dtype
+def apply_zca(maps, mean, matrix, xp):
+    """(x - mean) @ matrix for every sample of ``maps``, in the maps' dtype
     and shape."""
     n = maps.shape[0]
     x = xp.reshape(maps, (n, -1))

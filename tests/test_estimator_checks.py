@@ -14,6 +14,7 @@ from sklearn_ckn import CKNClassifier, CKNFeatureExtractor
 ESTIMATORS = [
     CKNFeatureExtractor(n_filters=(4, 6), random_state=0),
     CKNFeatureExtractor(n_filters=(4, 6), whitening="images", random_state=0),
+    CKNFeatureExtractor(n_filters=(4, 6), whitening="patches", random_state=0),
     CKNClassifier(n_filters=(4, 6), max_iter=5, random_state=0),
     CKNClassifier(n_filters=(4, 6), max_iter=5, loss="log_loss", random_state=0),
 ]

@@ -15,7 +15,7 @@ from sklearn.model_selection import KFold, cross_validate
 from sklearn.pipeline import make_pipeline
 
 from sklearn_ckn import CKNClassifier, CKNFeatureExtractor
-from sklearn_ckn._whitening import fit_image_whitening, whiten_images
+from sklearn_ckn._whitening import apply_zca, fit_zca
 
 
 def _correlated_images(n=60, shape=(6, 6, 3), seed=0):
@@ -34,14 +34,14 @@ def test_zca_matches_the_regularized_inverse_square_root():
     training images have covariance C (C + r I)^{-1}."""
     x = _correlated_images().reshape(60, -1)
     reg = 0.1
-    mean, matrix = fit_image_whitening(x, reg, np)
+    mean, matrix = fit_zca(x, reg, np)
     centred = x - x.mean(axis=0)
     covariance = centred.T @ centred / len(x)
     r = reg * np.trace(covariance) / len(covariance)
     expected = np.linalg.inv(np.real(scipy.linalg.sqrtm(covariance + r * np.eye(108))))
     np.testing.assert_allclose(mean, x.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(matrix, expected, rtol=1e-7, atol=1e-9)
-    white = whiten_images(x, mean, matrix, np)
+    white = apply_zca(x, mean, matrix, np)
     white_cov = white.T @ white / len(x)
     np.testing.assert_allclose(
         white_cov, covariance @ np.linalg.inv(covariance + r * np.eye(108)), atol=1e-8
@@ -194,3 +194,114 @@ def test_invalid_whitening_parameters_get_scikit_learns_message():
         CKNFeatureExtractor(whitening="zca").fit(x)
     with pytest.raises(ValueError, match="The 'whitening_reg' parameter"):
         CKNFeatureExtractor(whitening="images", whitening_reg=0.0).fit(x)
+
+
+# ---------------------------------------------------- whitened patches
+
+
+def _explicit_patch_map(x, est, k=3):
+    """The first layer's k x k patches of ``x`` ((n, H, W, C) images, 'same'
+    padding), whitened by hand with ``est``'s fitted mean and matrix, as a
+    map with one channel per patch value (in filters_[0]'s row order)."""
+    padded = np.pad(x, ((0, 0), (k // 2, k // 2), (k // 2, k // 2), (0, 0)))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (k, k), axis=(1, 2))
+    patches = windows.reshape(*windows.shape[:3], -1)  # (n, H, W, C k k)
+    return (patches - est.whitening_mean_) @ est.whitening_matrix_
+
+
+def _as_one_by_one(filters):
+    """filters_[0] of a patch-whitened model as a 1x1 layer on the patch map."""
+    first = filters[0].reshape(len(filters[0]), -1, 1, 1)
+    return [first, *filters[1:]]
+
+
+NETWORK = dict(n_filters=(5, 6), subsampling=(2, 2), channel_axis=-1, random_state=0)
+
+
+def test_whitened_patch_network_is_the_network_on_explicitly_whitened_patches():
+    """whitening='patches' equals the plain network whose first layer is 1x1
+    on the map of explicitly whitened patches (float64, 1e-10): the same
+    features, and the same filters learned (k-means samples the same
+    positions of both)."""
+    x = _correlated_images()
+    white = CKNFeatureExtractor(whitening="patches", **NETWORK).fit(x)
+    d = 3 * 3 * 3
+    assert white.whitening_mean_.shape == (d,)
+    assert white.whitening_matrix_.shape == (d, d)
+    patch_map = _explicit_patch_map(x, white)
+    plain = CKNFeatureExtractor(
+        filters=_as_one_by_one(white.filters_), channel_axis=-1, subsampling=(2, 2)
+    ).fit(patch_map)
+    np.testing.assert_allclose(
+        white.transform(x), plain.transform(patch_map), rtol=1e-10, atol=1e-12
+    )
+    probe = _correlated_images(seed=1)
+    np.testing.assert_allclose(
+        white.transform(probe),
+        plain.transform(_explicit_patch_map(probe, white)),
+        rtol=1e-10,
+        atol=1e-12,
+    )
+    learned = CKNFeatureExtractor(patch_size=(1, 3), **NETWORK).fit(patch_map)
+    for a, b in zip(learned.filters_, _as_one_by_one(white.filters_)):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_training_through_whitened_patches_is_training_on_the_patch_map():
+    """The classifier's objective and gradients (filters of both layers,
+    head) with whitened patches equal those of the plain network on the
+    explicitly whitened patch map, at the same parameters (float64, 1e-10).
+    Compared before any step: a fitted head stops at L-BFGS's tolerance, and
+    Adam turns rounding-sized gradients into full steps, so whole fits agree
+    only to about 1e-4."""
+    from sklearn_ckn._head import encode_targets
+    from sklearn_ckn._patches import filters_from_internal
+
+    x = _correlated_images()
+    y = np.arange(60) % 3
+    start = CKNFeatureExtractor(whitening="patches", **NETWORK).fit(x)
+    params = dict(channel_axis=-1, subsampling=(2, 2), random_state=0)
+    white = CKNClassifier(filters=start.filters_, whitening="patches", **params)
+    setup = white._fit_setup(x)
+    white_trainer = white._new_trainer(setup, 3, 60)
+    layout = white._whitening_attributes(setup, white_trainer.whitening)
+    white.whitening_mean_ = layout["whitening_mean_"]
+    white.whitening_matrix_ = layout["whitening_matrix_"]
+    patch_map = _explicit_patch_map(x, white)
+    plain = CKNClassifier(filters=_as_one_by_one(start.filters_), **params)
+    plain_trainer = plain._new_trainer(plain._fit_setup(patch_map), 3, 60)
+    for trainer in (white_trainer, plain_trainer):  # one head for both
+        coef = np.linspace(-1, 1, trainer.coef.size).reshape(trainer.coef.shape)
+        trainer.coef, trainer.intercept = coef, np.array([0.1, -0.2, 0.3])
+    targets = encode_targets(np.asarray(y), 3, "squared_hinge", np, np.float64)
+    value, grads = white_trainer.objective_and_gradients(x, targets)
+    plain_value, plain_grads = plain_trainer.objective_and_gradients(patch_map, targets)
+    np.testing.assert_allclose(value, plain_value, rtol=1e-10)
+    # the first layer's filters: internal patch order there, channel order here
+    first = filters_from_internal(grads[0], 3, (3, 3), np).reshape(len(grads[0]), -1)
+    for a, b in zip([first, *grads[1:]], plain_grads):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12 * np.abs(b).max())
+
+
+def test_whitened_patches_pickle_and_do_not_depend_on_the_batch_size():
+    x = _correlated_images()
+    est = CKNFeatureExtractor(whitening="patches", **NETWORK).fit(x)
+    reference = est.transform(x)
+    np.testing.assert_array_equal(
+        pickle.loads(pickle.dumps(est)).transform(x), reference
+    )
+    np.testing.assert_array_equal(est.set_params(batch_size=7).transform(x), reference)
+    # a refit without whitening drops it
+    est.set_params(whitening=None).fit(x)
+    assert est.whitening_mean_ is None and est.whitening_matrix_ is None
+
+
+def test_whitened_patches_on_array_api_strict_match_numpy():
+    x = _correlated_images()
+    est = CKNFeatureExtractor(whitening="patches", **NETWORK)
+    expected = est.fit_transform(x)
+    x_strict = array_api_strict.asarray(x)
+    with config_context(array_api_dispatch=True):
+        strict = clone(est).fit(x_strict)
+        out = strict.transform(x_strict)
+    np.testing.assert_allclose(np.from_dlpack(out), expected, rtol=1e-9, atol=1e-11)
