@@ -97,7 +97,9 @@ def main():
     parser.add_argument("--model", choices=sorted(RECIPES), required=True)
     parser.add_argument("--n-train", type=int, default=None)
     parser.add_argument("--validation-size", type=int, default=5000)
-    parser.add_argument("--whitening", nargs="+", default=["none", "images"])
+    parser.add_argument("--whitening", nargs="+", default=["none", "images", "patches"])
+    parser.add_argument("--whitening-reg", type=float, nargs="+", default=[0.1])
+    parser.add_argument("--n-patches", type=int, default=10000)
     parser.add_argument("--C", type=float, nargs="+", default=[0.01, 0.1, 1.0])
     parser.add_argument("--test", default=None)
     parser.add_argument("--append", default=None)
@@ -113,10 +115,19 @@ def main():
         x, y, test_size=args.validation_size, stratify=y, random_state=0
     )
     rows, best = [], None
-    for whitening in args.whitening:
+    candidates = [
+        (w, r)
+        for w in args.whitening
+        for r in (args.whitening_reg if w != "none" else [None])
+    ]
+    for whitening, reg in candidates:
         params = dict(
-            RECIPES[args.model], whitening=None if whitening == "none" else whitening
+            RECIPES[args.model],
+            n_patches=args.n_patches,
+            whitening=None if whitening == "none" else whitening,
         )
+        if reg is not None:
+            params["whitening_reg"] = reg
         (f_train, f_val), seconds = features(params, x_train, x_val)
         for C in args.C:
             predict, head_seconds = head(f_train, y_train, C)
@@ -124,6 +135,7 @@ def main():
             rows.append(
                 [
                     whitening,
+                    "-" if reg is None else reg,
                     C,
                     f"{accuracy:.4f}",
                     f"{seconds:.0f}",
@@ -136,11 +148,20 @@ def main():
     accuracy, params, C = best
     report(
         f"CIFAR-10, {args.model}: validation accuracy",
-        ["whitening", "C", "validation accuracy", "features (s)", "head (s)"],
+        [
+            "whitening",
+            "whitening_reg",
+            "C",
+            "validation accuracy",
+            "features (s)",
+            "head (s)",
+        ],
         rows,
         notes=[
             f"{len(x_train)} training / {len(x_val)} validation images (stratified, "
-            f"seed 0), chosen: whitening={params['whitening']}, C={C} "
+            f"seed 0), n_patches={args.n_patches}, chosen: "
+            f"whitening={params['whitening']}, "
+            f"whitening_reg={params.get('whitening_reg', '-')}, C={C} "
             f"({accuracy:.4f}). Features: fit on the training split and transform "
             "of both splits, float32; head: StandardScaler + LogisticRegression "
             "(lbfgs, tol 1e-3)."

@@ -74,10 +74,11 @@ class CKNFeatureExtractor(TransformerMixin, CKNBase):
         ``X``'s rows are, with W = V diag(1 / sqrt(e + r)) V^T from the
         eigendecomposition of the training images' covariance and
         r = ``whitening_reg`` times its mean eigenvalue; for images of at
-        most 8,192 values. ``"patches"``: the same ZCA learned from the first
-        layer's patches (those k-means samples), which the first layer then
-        sees whitened (Mairal et al., 2014): its filters, patch norms and
-        responses are those of the whitened patches. Natural images (photos,
+        most 8,192 values. ``"patches"``: each first-layer patch centred on its
+        own mean, then the same ZCA, learned from the patches k-means samples;
+        the first layer sees its patches so whitened (Mairal et al., 2014):
+        its filters, patch norms and responses are those of the whitened
+        patches. Natural images (photos,
         CIFAR-10) gain the most: their neighbouring pixels are strongly
         correlated. Learned in ``fit``, the whitening stays inside a
         ``Pipeline``'s cross-validation folds and is pickled with the model.
@@ -127,7 +128,10 @@ class CKNFeatureExtractor(TransformerMixin, CKNBase):
         ``n_values = in_channels * prod(patch_shape)``); None without
         whitening.
     whitening_matrix_ : ndarray of shape (n_values, n_values) or None
-        The symmetric ZCA matrix W: ``whitened = (x - whitening_mean_) @ W``.
+        The whitening matrix: ``whitened = (x - whitening_mean_) @ W``; the
+        symmetric ZCA matrix for images, times the projection that centres
+        each patch on its own mean (P W, P = I - 1 1^T / n_values) for
+        patches.
     feature_names_in_ : ndarray of shape (n_features_in\\_,)
         Names of features seen during fit, when X has string column names.
 

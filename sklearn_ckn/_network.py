@@ -377,9 +377,17 @@ def _unit_rows(patches, xp):
 
 
 def _patch_zca(patches, reg, xp):
+    """(mean, matrix) whitening each patch centred on its own mean: the ZCA
+    W of the centred patches P x, P = I - 1 1^T / d, folded into one map,
+    (P x - P mean) W = (x - mean) (P W)."""
     if patches.shape[0] < 2:
         raise TooFewDistinctPatchesError(2, patches.shape[0])
-    return fit_zca(patches, reg, xp)
+    centred = patches - xp.mean(patches, axis=1, keepdims=True)
+    _, matrix = fit_zca(centred, reg, xp)
+    d = patches.shape[1]
+    projection = xp.eye(d, dtype=matrix.dtype, device=array_device(matrix)) - 1.0 / d
+    mean = xp.mean(xp.astype(patches, matrix.dtype), axis=0)
+    return mean, projection @ matrix
 
 
 def learn_patch_whitening(

@@ -9,9 +9,10 @@ from being amplified without bound). On CIFAR-10 it is worth about 10 points
 of a CKN's accuracy (docs/benchmarks.md). A fixed linear map of the input: a
 network on whitened images is the network applied to the images transformed
 once, and training's gradients are unchanged. Whitened patches (Mairal et
-al., 2014) are the first layer's patches so transformed, learned from the
-patches k-means samples; the first layer's norms and responses are then
-those of the whitened patches.
+al., 2014) are the first layer's patches, each centred on its own mean, so
+transformed, learned from the patches k-means samples
+(:func:`sklearn_ckn._network.fit_layers_unsupervised`); the first layer's
+norms and responses are then those of the whitened patches.
 """
 
 from ._backend import array_device, max_float_dtype

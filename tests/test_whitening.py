@@ -305,3 +305,17 @@ def test_whitened_patches_on_array_api_strict_match_numpy():
         strict = clone(est).fit(x_strict)
         out = strict.transform(x_strict)
     np.testing.assert_allclose(np.from_dlpack(out), expected, rtol=1e-9, atol=1e-11)
+
+
+def test_patches_are_centred_on_their_own_mean_before_the_zca():
+    """The patch whitening removes each patch's mean: a constant offset added
+    to a patch leaves it whitened the same (the matrix is P W, and P's rows
+    sum to 0)."""
+    x = _correlated_images()
+    est = CKNFeatureExtractor(whitening="patches", n_patches=100000, **NETWORK).fit(x)
+    mean, matrix = est.whitening_mean_, est.whitening_matrix_
+    patch = np.random.default_rng(0).random(27)
+    np.testing.assert_allclose(
+        (patch + 0.7 - mean) @ matrix, (patch - mean) @ matrix, atol=1e-12
+    )
+    np.testing.assert_allclose(matrix.sum(axis=0), 0.0, atol=1e-9)  # P 1 = 0
