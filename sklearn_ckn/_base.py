@@ -289,24 +289,18 @@ class CKNBase(BaseEstimator):
         """The first layer's patch ZCA, for given filters (nothing else is
         learned)."""
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        try:
-            return learn_patch_whitening(
-                setup.maps,
-                setup.specs,
-                setup.shapes,
-                n_patches=self.n_patches,
-                rng=np.random.default_rng(seed),
-                xp=setup.xp,
-                dev=setup.dev,
-                dtype=setup.dtype,
-                reg=self.whitening_reg,
-                batch_size=self._inference_batch_size(),
-            )
-        except TooFewDistinctPatchesError as exc:
-            raise ValueError(
-                f"whitening='patches' needs at least 2 non-zero patches; X gave "
-                f"{exc.n_distinct}."
-            ) from None
+        return learn_patch_whitening(
+            setup.maps,
+            setup.specs,
+            setup.shapes,
+            n_patches=self.n_patches,
+            rng=np.random.default_rng(seed),
+            xp=setup.xp,
+            dev=setup.dev,
+            dtype=setup.dtype,
+            reg=self.whitening_reg,
+            batch_size=self._inference_batch_size(),
+        )
 
     def _network_attributes(self, setup, filters, lintrans_maps, patch_zca=None):
         """The fitted network's attributes, where the input came from, for

@@ -381,7 +381,10 @@ def _patch_zca(patches, reg, xp):
     W of the centred patches P x, P = I - 1 1^T / d, folded into one map,
     (P x - P mean) W = (x - mean) (P W)."""
     if patches.shape[0] < 2:
-        raise TooFewDistinctPatchesError(2, patches.shape[0])
+        raise ValueError(
+            "whitening='patches' learns from the first layer's non-zero patches, "
+            f"and X gave {patches.shape[0]}; it needs at least 2."
+        )
     centred = patches - xp.mean(patches, axis=1, keepdims=True)
     _, matrix = fit_zca(centred, reg, xp)
     d = patches.shape[1]
@@ -410,11 +413,7 @@ def learn_patch_whitening(
         dtype=dtype,
         batch_size=batch_size,
     )
-    try:
-        return _patch_zca(patches, reg, xp)
-    except TooFewDistinctPatchesError as exc:
-        exc.layer = 0
-        raise
+    return _patch_zca(patches, reg, xp)
 
 
 def fit_layers_unsupervised(

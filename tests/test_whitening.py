@@ -319,3 +319,15 @@ def test_patches_are_centred_on_their_own_mean_before_the_zca():
         (patch + 0.7 - mean) @ matrix, (patch - mean) @ matrix, atol=1e-12
     )
     np.testing.assert_allclose(matrix.sum(axis=0), 0.0, atol=1e-9)  # P 1 = 0
+
+
+@pytest.mark.parametrize("given_filters", [False, True])
+def test_patch_whitening_of_blank_images_is_refused_clearly(given_filters):
+    """All-zero images have no non-zero patch to learn a whitening from."""
+    params = dict(channel_axis=-1, whitening="patches")
+    if given_filters:
+        w = np.zeros((2, 3, 3, 3))
+        w[0, 0, 0, 0] = w[1, 1, 1, 1] = 1.0
+        params.update(filters=[w])
+    with pytest.raises(ValueError, match="non-zero patches, and X gave 0"):
+        CKNFeatureExtractor(n_filters=2, **params).fit(np.zeros((4, 6, 6, 3)))
