@@ -110,9 +110,14 @@ def device_layers(specs, params, shapes, xp, dev, dtype):
     return layers
 
 
-def forward(h, layers, xp):
-    """Run ``h`` through prepared device layers; returns the last map."""
+def forward(h, layers, xp, caches=None):
+    """Run ``h`` through prepared device layers; returns the last map.
+
+    With a list ``caches``, each layer's intermediates for :func:`backward`
+    are appended to it (the forward pass then keeps the patch matrices).
+    """
     for layer in layers:
+        cache = None if caches is None else {}
         h = layer_forward(
             h,
             layer.spec,
@@ -120,9 +125,12 @@ def forward(h, layers, xp):
             layer.m,
             xp,
             layer.pool_mats,
+            cache,
             winograd_filters=layer.winograd_filters,
             whitening=layer.whitening,
         )
+        if caches is not None:
+            caches.append(cache)
     return h
 
 
@@ -502,20 +510,7 @@ def forward_with_caches(h, layers, xp):
         One per layer.
     """
     caches = []
-    for layer in layers:
-        cache = {}
-        h = layer_forward(
-            h,
-            layer.spec,
-            layer.z,
-            layer.m,
-            xp,
-            layer.pool_mats,
-            cache,
-            whitening=layer.whitening,
-        )
-        caches.append(cache)
-    return h, caches
+    return forward(h, layers, xp, caches), caches
 
 
 def backward_parts(g_out, layers, caches, xp, input_grad=False):
