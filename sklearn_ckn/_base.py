@@ -380,15 +380,20 @@ class CKNBase(BaseEstimator):
         matrix = _patch_internal(xp.matrix_transpose(matrix), c, spec.patch_shape, xp)
         return ((mean, matrix),)
 
-    def _fitted_whitening(self, X):
-        """The fitted image whitening in X's namespace and device, or None."""
+    def _image_whitening(self):
+        """The fitted image whitening (mean, matrix), or None (none, or the
+        patches': the network carries that one)."""
         if getattr(self, "_whitening_kind", None) != "images":
             return None
+        return self.whitening_mean_, self.whitening_matrix_
+
+    def _fitted_whitening(self, X):
+        """The fitted image whitening in X's namespace and device, or None."""
+        whitening = self._image_whitening()
+        if whitening is None:
+            return None
         xp, dev = array_namespace(X), array_device(X)
-        return tuple(
-            to_namespace(a, xp, dev)
-            for a in (self.whitening_mean_, self.whitening_matrix_)
-        )
+        return tuple(to_namespace(a, xp, dev) for a in whitening)
 
     @staticmethod
     def _to_input_namespace(a, setup):

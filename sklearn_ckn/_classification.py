@@ -383,9 +383,7 @@ whitening_mean_, whitening_matrix_ :
                 maps,
                 self.image_shape_,
                 getattr(self, "feature_names_in_", None),
-                None
-                if self.whitening_mean_ is None
-                else (self.whitening_mean_, self.whitening_matrix_),
+                self._image_whitening(),
                 self._channel_axis,
                 self.n_channels_in_,
                 self._specs,

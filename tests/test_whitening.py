@@ -331,3 +331,31 @@ def test_patch_whitening_of_blank_images_is_refused_clearly(given_filters):
         params.update(filters=[w])
     with pytest.raises(ValueError, match="non-zero patches, and X gave 0"):
         CKNFeatureExtractor(n_filters=2, **params).fit(np.zeros((4, 6, 6, 3)))
+
+
+@pytest.mark.parametrize("whitening", ["images", "patches"])
+@pytest.mark.parametrize("resume", ["partial_fit", "warm_start"])
+def test_resumed_fits_keep_the_whitening_of_the_first_fit(whitening, resume):
+    """partial_fit and a warm-started fit train on from the first fit with
+    its whitening, of the same kind: the model keeps the learned mean and
+    matrix and still transforms."""
+    x = _correlated_images()
+    y = np.arange(60) % 3
+    clf = CKNClassifier(
+        n_filters=(4, 6),
+        channel_axis=-1,
+        whitening=whitening,
+        max_iter=1,
+        warm_start=resume == "warm_start",
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(x, y)
+        mean, matrix = clf.whitening_mean_.copy(), clf.whitening_matrix_.copy()
+        clf.partial_fit(x, y) if resume == "partial_fit" else clf.fit(x, y)
+    assert clf.n_iter_ == 2
+    np.testing.assert_array_equal(clf.whitening_mean_, mean)
+    np.testing.assert_array_equal(clf.whitening_matrix_, matrix)
+    assert clf._whitening_kind == whitening
+    assert clf.transform(x).shape == (60, int(np.prod(clf.output_shape_)))
