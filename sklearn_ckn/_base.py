@@ -499,8 +499,9 @@ class CKNBase(BaseEstimator):
                 batch_size=self._inference_batch_size(),
                 progress=bar.step,
             )
-        check_finite_result(features, maps, "the features of X")
-        _warn_if_responses_underflowed(features, maps, self._specs)
+        # one pass over the features for both checks
+        extremes = check_finite_result(features, maps, "the features of X")
+        _warn_if_responses_underflowed(extremes, maps, self._specs)
         return features
 
     def _network_params(self, xp, dev, dtype):
@@ -618,13 +619,11 @@ def _check_magnitude(X, xp):
         )
 
 
-def _warn_if_responses_underflowed(features, maps, specs):
+def _warn_if_responses_underflowed(extremes, maps, specs):
     """Warn, naming the exp layers' sigmas, when every feature of non-zero
-    input is 0: the kernel's responses underflowed everywhere."""
-    if 0 in features.shape or not any(spec.kernel == "exp" for spec in specs):
-        return
-    xp = array_namespace(features)
-    if float(xp.max(features)) != 0.0 or float(xp.min(features)) != 0.0:
+    input is 0 (the features' ``extremes`` are both 0): the kernel's
+    responses underflowed everywhere."""
+    if extremes != (0.0, 0.0) or not any(spec.kernel == "exp" for spec in specs):
         return
     xp_maps = array_namespace(maps)
     if float(xp_maps.max(xp_maps.abs(maps))) == 0.0:
@@ -648,14 +647,20 @@ def check_finite_result(a, maps, what):
 
     The input is validated finite and bounded, so a non-finite result means
     an overflow inside a deep network; nothing non-finite is ever returned.
+
+    Returns
+    -------
+    tuple of float or None
+        ``a``'s (smallest, largest) values, None when it is empty.
     """
     if 0 in a.shape:
-        return
+        return None
     xp = array_namespace(a)
     # NaN propagates through max and min, and inf is one of them: all finite
     # iff both are, without a temporary the size of ``a``
-    if math.isfinite(float(xp.max(a))) and math.isfinite(float(xp.min(a))):
-        return
+    extremes = float(xp.min(a)), float(xp.max(a))
+    if all(math.isfinite(v) for v in extremes):
+        return extremes
     xp_maps = array_namespace(maps)
     largest = float(xp_maps.max(xp_maps.abs(maps))) if maps.shape[0] else 0.0
     raise ValueError(

@@ -50,19 +50,13 @@ def blas_threads():
 
 
 def hold_single_threaded():
-    """Set BLAS to one thread until the matching :func:`release_single_threaded`.
-
-    Returns
-    -------
-    int
-        The threads BLAS had before the first of the current holds.
-    """
+    """Set BLAS to one thread until the matching :func:`release_single_threaded`
+    (:func:`blas_threads` still reads the threads it had before)."""
     with _LOCK:
         if _HOLD["count"] == 0:
             _HOLD["threads"] = _current_threads()
             _HOLD["limits"] = _controller().limit(limits=1)
         _HOLD["count"] += 1
-        return _HOLD["threads"]
 
 
 def release_single_threaded():

@@ -27,7 +27,7 @@ from ._layer import LayerSpec, layer_backward, layer_forward
 from ._lintrans import lintrans, lintrans_vjp
 from ._patches import extract_patches, pad_map, padding_widths
 from ._pooling import pooling_matrices
-from ._whitening import apply_zca, fit_zca
+from ._whitening import apply_zca, fit_patch_zca
 from ._winograd import filter_transform, tiling, winograd_applies
 
 #: memory allowed for one batch's intermediate arrays when batch_size is automatic
@@ -384,23 +384,6 @@ def _unit_rows(patches, xp):
     return patches / xp.sqrt(xp.sum(patches * patches, axis=1, keepdims=True))
 
 
-def _patch_zca(patches, reg, xp):
-    """(mean, matrix) whitening each patch centred on its own mean: the ZCA
-    W of the centred patches P x, P = I - 1 1^T / d, folded into one map,
-    (P x - P mean) W = (x - mean) (P W)."""
-    if patches.shape[0] < 2:
-        raise ValueError(
-            "whitening='patches' learns from the first layer's non-zero patches, "
-            f"and X gave {patches.shape[0]}; it needs at least 2."
-        )
-    centred = patches - xp.mean(patches, axis=1, keepdims=True)
-    _, matrix = fit_zca(centred, reg, xp)
-    d = patches.shape[1]
-    projection = xp.eye(d, dtype=matrix.dtype, device=array_device(matrix)) - 1.0 / d
-    mean = xp.mean(xp.astype(patches, matrix.dtype), axis=0)
-    return mean, projection @ matrix
-
-
 def learn_patch_whitening(
     x, specs, shapes, *, n_patches, rng, xp, dev, dtype, reg, batch_size=None
 ):
@@ -421,7 +404,7 @@ def learn_patch_whitening(
         dtype=dtype,
         batch_size=batch_size,
     )
-    return _patch_zca(patches, reg, xp)
+    return fit_patch_zca(patches, reg, xp)
 
 
 def fit_layers_unsupervised(
@@ -479,7 +462,7 @@ def fit_layers_unsupervised(
         whitening = ()
         try:
             if layer == 0 and patch_whitening_reg is not None:
-                whitening = (_patch_zca(patches, patch_whitening_reg, xp),)
+                whitening = (fit_patch_zca(patches, patch_whitening_reg, xp),)
                 patches = _nonzero(apply_zca(patches, *whitening[0], xp), xp)
             patches = _unit_rows(patches, xp)
             if patches.shape[0] < 1:

@@ -17,7 +17,7 @@ norms and responses are then those of the whitened patches.
 
 from ._backend import array_device, max_float_dtype
 
-__all__ = ["MAX_IMAGE_VALUES", "apply_zca", "fit_zca"]
+__all__ = ["MAX_IMAGE_VALUES", "apply_zca", "fit_patch_zca", "fit_zca"]
 
 #: largest number of values per image whitened whole: the covariance has this
 #: many squared entries (8,192: 512 MiB in float64)
@@ -62,3 +62,22 @@ def apply_zca(maps, mean, matrix, xp):
     mean = xp.astype(mean, maps.dtype)
     matrix = xp.astype(matrix, maps.dtype)
     return xp.reshape((x - mean) @ matrix, maps.shape)
+
+
+def fit_patch_zca(patches, reg, xp):
+    """(mean, matrix) whitening patches (m, d), each centred on its own mean.
+
+    The ZCA W of the centred patches P x, P = I - 1 1^T / d, folded into one
+    map: (P x - P mean) W = (x - mean) (P W).
+    """
+    if patches.shape[0] < 2:
+        raise ValueError(
+            "whitening='patches' learns from the first layer's non-zero patches, "
+            f"and X gave {patches.shape[0]}; it needs at least 2."
+        )
+    centred = patches - xp.mean(patches, axis=1, keepdims=True)
+    _, matrix = fit_zca(centred, reg, xp)
+    d = patches.shape[1]
+    projection = xp.eye(d, dtype=matrix.dtype, device=array_device(matrix)) - 1.0 / d
+    mean = xp.mean(xp.astype(patches, matrix.dtype), axis=0)
+    return mean, projection @ matrix
