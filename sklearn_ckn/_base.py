@@ -353,11 +353,10 @@ class CKNBase(BaseEstimator):
         if setup.whitening is not None:
             kind, (mean, matrix) = "images", setup.whitening
         elif patch_zca is not None:
-            xp, spec, c = setup.xp, setup.specs[0], setup.n_channels
-            kind, (mean, matrix) = "patches", patch_zca
-            mean = _patch_layout(mean[None, :], c, spec.patch_shape, xp)[0, :]
-            matrix = _patch_layout(matrix, c, spec.patch_shape, xp)
-            matrix = _patch_layout(xp.matrix_transpose(matrix), c, spec.patch_shape, xp)
+            kind = "patches"
+            mean, matrix = _reorder_patch_zca(
+                patch_zca, setup.n_channels, setup.specs[0], setup.xp, _patch_layout
+            )
         keep = self._to_input_namespace
         return {
             "whitening_mean_": None if mean is None else keep(mean, setup),
@@ -370,15 +369,15 @@ class CKNBase(BaseEstimator):
         as a tuple to append to the first layer's (z, M); () without it."""
         if getattr(self, "_whitening_kind", None) != "patches":
             return ()
-        spec, c = self._specs[0], self.n_channels_in_
-        mean, matrix = (
+        fitted = (
             to_namespace(a, xp, dev, dtype)
             for a in (self.whitening_mean_, self.whitening_matrix_)
         )
-        mean = _patch_internal(mean[None, :], c, spec.patch_shape, xp)[0, :]
-        matrix = _patch_internal(matrix, c, spec.patch_shape, xp)
-        matrix = _patch_internal(xp.matrix_transpose(matrix), c, spec.patch_shape, xp)
-        return ((mean, matrix),)
+        return (
+            _reorder_patch_zca(
+                fitted, self.n_channels_in_, self._specs[0], xp, _patch_internal
+            ),
+        )
 
     def _image_whitening(self):
         """The fitted image whitening (mean, matrix), or None (none, or the
@@ -673,6 +672,18 @@ def patch_whitening(params):
     """The (mean, matrix) of a first layer's patch whitening in network
     params, or None."""
     return params[0][2] if len(params[0]) > 2 else None
+
+
+def _reorder_patch_zca(zca, n_channels, spec, xp, reorder):
+    """A patch ZCA (mean, matrix) with its patch axes put in another order by
+    ``reorder`` (:func:`_patch_layout` or :func:`_patch_internal`): the
+    mean's entries, the matrix's rows and columns."""
+    mean, matrix = zca
+    shape = spec.patch_shape
+    mean = reorder(mean[None, :], n_channels, shape, xp)[0, :]
+    matrix = reorder(matrix, n_channels, shape, xp)  # columns
+    matrix = reorder(xp.matrix_transpose(matrix), n_channels, shape, xp)  # rows
+    return mean, xp.matrix_transpose(matrix)
 
 
 def _patch_layout(rows, n_channels, patch_shape, xp):

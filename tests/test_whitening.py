@@ -359,3 +359,25 @@ def test_resumed_fits_keep_the_whitening_of_the_first_fit(whitening, resume):
     np.testing.assert_array_equal(clf.whitening_matrix_, matrix)
     assert clf._whitening_kind == whitening
     assert clf.transform(x).shape == (60, int(np.prod(clf.output_shape_)))
+
+
+def test_patch_zca_reorders_as_a_permutation_of_rows_and_columns():
+    """The patch ZCA moves between internal patch order (offset-major,
+    channel fastest) and filters_[0]'s row order as P M P^T, not its
+    transpose: checked on a non-symmetric matrix against the permutation
+    read off filters_to_internal."""
+    from sklearn_ckn._base import _patch_internal, _patch_layout, _reorder_patch_zca
+    from sklearn_ckn._layer import LayerSpec
+
+    spec = LayerSpec(4, (3, 3), (1, 1), "exp", 0.6, "same", 1e-2)
+    d = 27
+    rng = np.random.default_rng(0)
+    mean, matrix = rng.standard_normal(d), rng.standard_normal((d, d))
+    order = _patch_internal(np.arange(d, dtype=float)[None, :], 3, (3, 3), np)[0]
+    order = order.astype(int)  # internal position i holds layout entry order[i]
+    internal = _reorder_patch_zca((mean, matrix), 3, spec, np, _patch_internal)
+    np.testing.assert_array_equal(internal[0], mean[order])
+    np.testing.assert_array_equal(internal[1], matrix[np.ix_(order, order)])
+    back = _reorder_patch_zca(internal, 3, spec, np, _patch_layout)
+    np.testing.assert_array_equal(back[0], mean)
+    np.testing.assert_array_equal(back[1], matrix)
