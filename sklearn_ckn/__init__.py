@@ -3,6 +3,7 @@
 from ._classification import CKNClassifier
 from ._dask import dask_predict, dask_transform
 from ._feature_extraction import CKNFeatureExtractor
+from ._linear_head import LinearHeadClassifier
 from ._plotting import plot_filters
 
 __all__ = [
@@ -10,6 +11,7 @@ __all__ = [
     "CKNFeatureExtractor",
     "dask_predict",
     "dask_transform",
+    "LinearHeadClassifier",
     "plot_filters",
 ]
 __version__ = "0.1.0.dev0"

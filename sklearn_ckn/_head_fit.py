@@ -25,6 +25,7 @@ def fit_head(
     intercept,
     max_iter,
     precondition=True,
+    tol=1e-5,
 ):
     """Minimize the head's objective from ``(coef, intercept)``.
 
@@ -44,6 +45,10 @@ def fit_head(
         Bound on the L-BFGS iterations.
     precondition : bool, default=True
         Work in the preconditioned variables; False: on the weights directly.
+    tol : float, default=1e-5
+        Stop when the largest entry of the gradient of the weights and
+        intercepts is at most ``tol`` times max(1, objective), or when an
+        iteration lowers the objective by at most ``1e-4 * tol`` of it.
 
     Returns
     -------
@@ -81,6 +86,12 @@ def fit_head(
     start = coef if precond is None else precond.apply_inverse(coef)
     start = xp.concat([xp.reshape(start, (-1,)), intercept])
     flat, n_iter = minimize_lbfgs(
-        objective, start, xp, max_iter=max_iter, gradient_size=gradient_size
+        objective,
+        start,
+        xp,
+        max_iter=max_iter,
+        gtol=tol,
+        ftol=1e-4 * tol,
+        gradient_size=gradient_size,
     )
     return weights(xp.reshape(flat[:size], shape)), flat[size:], n_iter

@@ -11,6 +11,7 @@ MODULES = [
     "sklearn_ckn._feature_extraction",
     "sklearn_ckn._classification",
     "sklearn_ckn._dask",
+    "sklearn_ckn._linear_head",
     "sklearn_ckn._plotting",
 ]
 

@@ -9,7 +9,7 @@ and fit then rightly raises). The classifier runs a few epochs only.
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_ckn import CKNClassifier, CKNFeatureExtractor
+from sklearn_ckn import CKNClassifier, CKNFeatureExtractor, LinearHeadClassifier
 
 ESTIMATORS = [
     CKNFeatureExtractor(n_filters=(4, 6), random_state=0),
@@ -17,6 +17,8 @@ ESTIMATORS = [
     CKNFeatureExtractor(n_filters=(4, 6), whitening="patches", random_state=0),
     CKNClassifier(n_filters=(4, 6), max_iter=5, random_state=0),
     CKNClassifier(n_filters=(4, 6), max_iter=5, loss="log_loss", random_state=0),
+    LinearHeadClassifier(),
+    LinearHeadClassifier(loss="squared_hinge"),
 ]
 
 
