@@ -7,10 +7,23 @@ and runs a recipe:
 
 - ``unsupervised-64-256`` and ``unsupervised-256-1024``: CKNFeatureExtractor,
   2 layers, 3x3 patches, subsampling (2, 6), sigma 0.6 (the reference
-  implementation's CIFAR-10 networks), then StandardScaler and a multinomial
-  logistic regression. Chosen on a stratified validation split of the
-  training images: the whitening (``--whitening``, default both None and
-  ``images``) and the penalty C (``--C``).
+  implementation's CIFAR-10 networks), then a linear head. Chosen on a
+  stratified validation split of the training images, among the values
+  given: the input's centring (``--centre``: ``none``, or ``image``: each
+  image minus its own mean), the whitening (``--whitening``,
+  ``--whitening-reg``), mirror images (``--augment``: ``none``, or ``flip``:
+  the head also trains on every image mirrored left to right, and a
+  prediction sums the decision functions of the image and its mirror) and
+  the head's penalty (``--alpha``). The head is
+  :class:`sklearn_ckn.LinearHeadClassifier` (``--head linear-head``), or
+  scikit-learn's StandardScaler + LogisticRegression at ``C = 1 / (alpha
+  n)``, the same problem (``--head logistic-regression``).
+- ``supervised-32-128`` and ``supervised-64-256``: CKNClassifier on the same
+  network (whitening ``images``, each image centred), trained end to end
+  with Adam for ``--epochs`` epochs; its validation accuracy is printed at
+  its start (the unsupervised filters with the convex head: the same
+  architecture's unsupervised features) and after every epoch, with the
+  epoch's wall time; the epoch is chosen on validation.
 
 Each candidate's validation accuracy is printed with the wall time of the
 features (fit and transform) and of the head. ``--test FILE`` (an npz with
@@ -18,31 +31,37 @@ the same keys) then refits the chosen recipe on all training images and
 prints, as its last line, ``test accuracy 0.xxxx``. No test images are
 looked at otherwise, and none are in ``shared/``.
 
-Run: ``python bench_cifar10.py --data ../../shared/data/cifar10_train_jpeg.npz
---model unsupervised-64-256 [--n-train 10000] [--append ../docs/benchmarks.md]``.
+Run (from ``benchmarks/``): ``python bench_cifar10.py --model
+unsupervised-64-256 [--data FILE] [--n-train 10000] [--test FILE]
+[--append ../docs/benchmarks.md]``.
 """
 
 import argparse
 import io
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 from _report import report
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_ckn import CKNFeatureExtractor
+from sklearn_ckn import CKNClassifier, CKNFeatureExtractor, LinearHeadClassifier
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "cifar10_train_jpeg.npz"
 
+NETWORK = dict(patch_size=3, subsampling=(2, 6), sigma=0.6, channel_axis=-1)
 RECIPES = {
     "unsupervised-64-256": dict(n_filters=(64, 256)),
     "unsupervised-256-1024": dict(n_filters=(256, 1024)),
+    "supervised-32-128": dict(n_filters=(32, 128)),
+    "supervised-64-256": dict(n_filters=(64, 256)),
 }
-NETWORK = dict(patch_size=3, subsampling=(2, 6), sigma=0.6, channel_axis=-1)
 
 
 def decode(path, cache_dir=HERE / ".cache"):
@@ -72,23 +91,190 @@ def decode(path, cache_dir=HERE / ".cache"):
     return images, y
 
 
-def features(params, x_fit, *others):
+def prepare(images, centre):
+    """Images scaled to [0, 1] as float32; ``centre="image"``: each minus its
+    own mean (over pixels and channels)."""
+    x = images.astype(np.float32) / 255
+    if centre == "image":
+        x -= x.mean(axis=(1, 2, 3), keepdims=True)
+    return x
+
+
+def mirror(x):
+    """Images (n, H, W, C) mirrored left to right."""
+    return x[:, :, ::-1]
+
+
+def features(params, x_fit, others, augment):
     """CKN features of ``x_fit`` (which the filters and the whitening are
-    learned from) and of ``others``; the seconds they took."""
+    learned from) and of each of ``others``, each with the features of its
+    mirror images (None without ``augment="flip"``); the seconds taken."""
     start = time.perf_counter()
-    ckn = CKNFeatureExtractor(**NETWORK, **params, random_state=0)
-    out = [ckn.fit(x_fit).transform(x_fit)]
-    out += [ckn.transform(x) for x in others]
+    ckn = CKNFeatureExtractor(**NETWORK, **params, random_state=0).fit(x_fit)
+    out = []
+    for x in [x_fit, *others]:
+        out.append(
+            (ckn.transform(x), ckn.transform(mirror(x)) if augment == "flip" else None)
+        )
     return out, time.perf_counter() - start
 
 
-def head(f_train, y_train, C):
-    """StandardScaler then multinomial logistic regression; the seconds."""
+def fit_head(kind, alpha, f, f_mirror, y):
+    """The head on features ``f`` (and their mirrors, when given); returns a
+    function of (features, mirror features or None) -> labels, and the
+    seconds the fit took."""
     start = time.perf_counter()
-    scaler = StandardScaler().fit(f_train)
-    model = LogisticRegression(C=C, max_iter=1000, tol=1e-3)
-    model.fit(scaler.transform(f_train), y_train)
-    return (lambda f: model.predict(scaler.transform(f))), time.perf_counter() - start
+    if f_mirror is not None:
+        f, y = np.concatenate([f, f_mirror]), np.concatenate([y, y])
+    if kind == "linear-head":
+        model = LinearHeadClassifier(alpha=alpha).fit(f, y)
+    else:
+        model = make_pipeline(
+            StandardScaler(),
+            LogisticRegression(C=1 / (alpha * len(y)), max_iter=1000, tol=1e-3),
+        ).fit(f, y)
+    seconds = time.perf_counter() - start
+
+    def predict(g, g_mirror):
+        scores = model.decision_function(g)
+        if g_mirror is not None:
+            scores = scores + model.decision_function(g_mirror)
+        return model.classes_[np.argmax(scores, axis=1)]
+
+    return predict, seconds
+
+
+def run_unsupervised(args, images, y, train, val):
+    """Every candidate on the validation split; the best (accuracy, choice)."""
+    rows, best = [], None
+    for centre in args.centre:
+        x = prepare(images, centre)
+        for whitening in args.whitening:
+            regs = args.whitening_reg if whitening != "none" else [None]
+            for reg in regs:
+                params = dict(
+                    RECIPES[args.model],
+                    n_patches=args.n_patches,
+                    whitening=None if whitening == "none" else whitening,
+                )
+                if reg is not None:
+                    params["whitening_reg"] = reg
+                augment = "flip" if "flip" in args.augment else "none"
+                [(f_tr, m_tr), (f_va, m_va)], seconds = features(
+                    params, x[train], [x[val]], augment
+                )
+                for aug in args.augment:
+                    for alpha in args.alpha:
+                        flip = aug == "flip"
+                        predict, head_seconds = fit_head(
+                            args.head, alpha, f_tr, m_tr if flip else None, y[train]
+                        )
+                        accuracy = float(
+                            np.mean(predict(f_va, m_va if flip else None) == y[val])
+                        )
+                        choice = dict(
+                            centre=centre,
+                            params=params,
+                            augment=aug,
+                            alpha=alpha,
+                        )
+                        rows.append(
+                            [
+                                centre,
+                                whitening,
+                                "-" if reg is None else reg,
+                                aug,
+                                alpha,
+                                f"{accuracy:.4f}",
+                                f"{seconds:.0f}",
+                                f"{head_seconds:.0f}",
+                            ]
+                        )
+                        print(*rows[-1], flush=True)
+                        if best is None or accuracy > best[0]:
+                            best = (accuracy, choice)
+    header = [
+        "centre",
+        "whitening",
+        "whitening_reg",
+        "augment",
+        "alpha",
+        "validation accuracy",
+        "features (s)",
+        "head (s)",
+    ]
+    return rows, header, best
+
+
+def test_unsupervised(args, choice, images, y, test_images, y_test):
+    """Accuracy of the chosen recipe refitted on every training image."""
+    x, x_test = (
+        prepare(images, choice["centre"]),
+        prepare(test_images, choice["centre"]),
+    )
+    [(f, m), (f_test, m_test)], _ = features(
+        choice["params"], x, [x_test], choice["augment"]
+    )
+    predict, _ = fit_head(args.head, choice["alpha"], f, m, y)
+    return float(np.mean(predict(f_test, m_test) == y_test))
+
+
+def classifier(args):
+    return CKNClassifier(
+        **NETWORK,
+        **RECIPES[args.model],
+        n_patches=args.n_patches,
+        whitening="images",
+        loss="log_loss",
+        alpha=args.alpha[0],
+        solver=args.solver,
+        head_alpha=args.head_alpha,
+        learning_rate_init=args.learning_rate,
+        batch_size=args.batch_size,
+        max_iter=1,
+        warm_start=True,
+        random_state=0,
+    )
+
+
+def run_supervised(args, images, y, train, val):
+    """Validation accuracy at the start and after each epoch; the best epoch."""
+    x = prepare(images, "image")
+    clf = classifier(args)
+    rows, best = [], None
+    for epoch in range(args.epochs + 1):
+        start = time.perf_counter()
+        if epoch == 0:
+            # the start: unsupervised filters and the convex head, no step
+            clf.set_params(learning_rate_init=1e-12)
+        clf.fit(x[train], y[train])
+        clf.set_params(learning_rate_init=args.learning_rate)
+        seconds = time.perf_counter() - start
+        accuracy = float(clf.score(x[val], y[val]))
+        rows.append(
+            [
+                epoch,
+                f"{clf.loss_curve_[-1]:.4f}",
+                f"{accuracy:.4f}",
+                f"{seconds:.0f}",
+            ]
+        )
+        print(*rows[-1], flush=True)
+        if best is None or accuracy > best[0]:
+            best = (accuracy, dict(epochs=epoch))
+    header = ["epoch", "training objective", "validation accuracy", "wall time (s)"]
+    return rows, header, best
+
+
+def test_supervised(args, choice, images, y, test_images, y_test):
+    x = prepare(images, "image")
+    clf = classifier(args).set_params(
+        max_iter=max(1, choice["epochs"]), warm_start=False
+    )
+    if choice["epochs"] == 0:
+        clf.set_params(learning_rate_init=1e-12)
+    clf.fit(x, y)
+    return float(clf.score(prepare(test_images, "image"), y_test))
 
 
 def main():
@@ -97,83 +283,86 @@ def main():
     parser.add_argument("--model", choices=sorted(RECIPES), required=True)
     parser.add_argument("--n-train", type=int, default=None)
     parser.add_argument("--validation-size", type=int, default=5000)
-    parser.add_argument("--whitening", nargs="+", default=["none", "images", "patches"])
+    parser.add_argument(
+        "--centre", nargs="+", default=["image"], choices=["none", "image"]
+    )
+    parser.add_argument(
+        "--whitening",
+        nargs="+",
+        default=["images"],
+        choices=["none", "images", "patches"],
+    )
     parser.add_argument("--whitening-reg", type=float, nargs="+", default=[0.1])
+    parser.add_argument(
+        "--augment", nargs="+", default=["flip"], choices=["none", "flip"]
+    )
     parser.add_argument("--n-patches", type=int, default=10000)
-    parser.add_argument("--C", type=float, nargs="+", default=[0.01, 0.1, 1.0])
+    parser.add_argument("--alpha", type=float, nargs="+", default=[1e-4])
+    parser.add_argument(
+        "--head", default="linear-head", choices=["linear-head", "logistic-regression"]
+    )
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument(
+        "--solver", default="adam", choices=["adam", "sgd", "exact_head"]
+    )
+    parser.add_argument("--head-alpha", type=float, default=None)
+    parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--test", default=None)
     parser.add_argument("--append", default=None)
     args = parser.parse_args()
+    # the classifier runs one epoch per fit call on purpose
+    warnings.filterwarnings(
+        "ignore",
+        category=ConvergenceWarning,
+        message="Stochastic optimizer: maximum iterations",
+    )
 
+    begin = time.perf_counter()
     images, y = decode(args.data)
     if args.n_train is not None:
         images, _, y, _ = train_test_split(
             images, y, train_size=args.n_train, stratify=y, random_state=0
         )
-    x = images.astype(np.float32) / 255
-    x_train, x_val, y_train, y_val = train_test_split(
-        x, y, test_size=args.validation_size, stratify=y, random_state=0
+    train, val = train_test_split(
+        np.arange(len(y)), test_size=args.validation_size, stratify=y, random_state=0
     )
-    rows, best = [], None
-    candidates = [
-        (w, r)
-        for w in args.whitening
-        for r in (args.whitening_reg if w != "none" else [None])
-    ]
-    for whitening, reg in candidates:
-        params = dict(
-            RECIPES[args.model],
-            n_patches=args.n_patches,
-            whitening=None if whitening == "none" else whitening,
-        )
-        if reg is not None:
-            params["whitening_reg"] = reg
-        (f_train, f_val), seconds = features(params, x_train, x_val)
-        for C in args.C:
-            predict, head_seconds = head(f_train, y_train, C)
-            accuracy = float(np.mean(predict(f_val) == y_val))
-            rows.append(
-                [
-                    whitening,
-                    "-" if reg is None else reg,
-                    C,
-                    f"{accuracy:.4f}",
-                    f"{seconds:.0f}",
-                    f"{head_seconds:.0f}",
-                ]
-            )
-            print(*rows[-1], flush=True)
-            if best is None or accuracy > best[0]:
-                best = (accuracy, params, C)
-    accuracy, params, C = best
+    supervised = args.model.startswith("supervised")
+    run = run_supervised if supervised else run_unsupervised
+    rows, header, (accuracy, choice) = run(args, images, y, train, val)
+    if supervised:
+        notes = [
+            f"CKNClassifier, {RECIPES[args.model]['n_filters']} filters, whitening "
+            f"images, each image centred, log_loss, alpha {args.alpha[0]}, Adam, "
+            f"lr {args.learning_rate}, batch {args.batch_size}; epoch 0 is its start "
+            "(unsupervised filters, convex head); wall time of each fit call "
+            f"(epoch 0: k-means, whitening and the head). Chosen: epoch "
+            f"{choice['epochs']} ({accuracy:.4f})."
+        ]
+    else:
+        notes = [
+            f"Chosen: {choice} ({accuracy:.4f}). Head: {args.head}. Features: fit on "
+            "the training split and transform of both splits (and of their mirror "
+            "images when augmenting), float32."
+        ]
+    notes[0] = (
+        f"{len(train)} training / {len(val)} validation images (stratified, "
+        f"seed 0), n_patches={args.n_patches}. " + notes[0]
+    )
     report(
         f"CIFAR-10, {args.model}: validation accuracy",
-        [
-            "whitening",
-            "whitening_reg",
-            "C",
-            "validation accuracy",
-            "features (s)",
-            "head (s)",
-        ],
+        header,
         rows,
-        notes=[
-            f"{len(x_train)} training / {len(x_val)} validation images (stratified, "
-            f"seed 0), n_patches={args.n_patches}, chosen: "
-            f"whitening={params['whitening']}, "
-            f"whitening_reg={params.get('whitening_reg', '-')}, C={C} "
-            f"({accuracy:.4f}). Features: fit on the training split and transform "
-            "of both splits, float32; head: StandardScaler + LogisticRegression "
-            "(lbfgs, tol 1e-3)."
-        ],
+        notes=notes,
         append_to=args.append,
     )
     if args.test is not None:
-        x_test, y_test = decode(args.test)
-        x_test = x_test.astype(np.float32) / 255
-        (f_all, f_test), _ = features(params, x, x_test)
-        predict, _ = head(f_all, y, C)
-        print(f"test accuracy {np.mean(predict(f_test) == y_test):.4f}")
+        test_images, y_test = decode(args.test)
+        score = (test_supervised if supervised else test_unsupervised)(
+            args, choice, images, y, test_images, y_test
+        )
+        print(f"whole run: {time.perf_counter() - begin:.0f} s")
+        print(f"test accuracy {score:.4f}")
 
 
 if __name__ == "__main__":

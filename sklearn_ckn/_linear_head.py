@@ -170,6 +170,7 @@ class LinearHeadClassifier(LinearClassifierMixin, BaseEstimator):
                 "L-BFGS iterations before reaching tol; increase max_iter, or "
                 "alpha.",
                 ConvergenceWarning,
+                stacklevel=2,
             )
         self.classes_ = classes
         self.feature_mean_, self.feature_scale_ = mean, scale
