@@ -232,7 +232,6 @@ def classifier(args):
         learning_rate_init=args.learning_rate,
         batch_size=args.batch_size,
         max_iter=1,
-        warm_start=True,
         random_state=0,
     )
 
@@ -246,9 +245,14 @@ def run_supervised(args, images, y, train, val):
         start = time.perf_counter()
         if epoch == 0:
             # the start: unsupervised filters and the convex head, no step
-            clf.set_params(learning_rate_init=1e-12)
-        clf.fit(x[train], y[train])
-        clf.set_params(learning_rate_init=args.learning_rate)
+            clf.set_params(learning_rate_init=1e-12).fit(x[train], y[train])
+        elif epoch == 1:
+            # a warm-started fit: the step size set, a fresh optimizer
+            clf.set_params(learning_rate_init=args.learning_rate, warm_start=True)
+            clf.fit(x[train], y[train])
+        else:
+            # one more epoch, the optimizer's state (and step size) kept
+            clf.partial_fit(x[train], y[train])
         seconds = time.perf_counter() - start
         accuracy = float(clf.score(x[val], y[val]))
         rows.append(
@@ -297,7 +301,7 @@ def main():
         "--augment", nargs="+", default=["flip"], choices=["none", "flip"]
     )
     parser.add_argument("--n-patches", type=int, default=10000)
-    parser.add_argument("--alpha", type=float, nargs="+", default=[1e-4])
+    parser.add_argument("--alpha", type=float, nargs="+", default=[1e-4, 3e-4])
     parser.add_argument(
         "--head", default="linear-head", choices=["linear-head", "logistic-regression"]
     )
