@@ -298,7 +298,7 @@ def main():
     )
     parser.add_argument("--whitening-reg", type=float, nargs="+", default=[0.1])
     parser.add_argument(
-        "--augment", nargs="+", default=["flip"], choices=["none", "flip"]
+        "--augment", nargs="+", default=["none", "flip"], choices=["none", "flip"]
     )
     parser.add_argument("--n-patches", type=int, default=10000)
     parser.add_argument("--alpha", type=float, nargs="+", default=[1e-4, 3e-4])
