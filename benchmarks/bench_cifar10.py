@@ -19,11 +19,13 @@ and runs a recipe:
   scikit-learn's StandardScaler + LogisticRegression at ``C = 1 / (alpha
   n)``, the same problem (``--head logistic-regression``).
 - ``supervised-32-128`` and ``supervised-64-256``: CKNClassifier on the same
-  network (whitening ``images``, each image centred), trained end to end
-  with Adam for ``--epochs`` epochs; its validation accuracy is printed at
-  its start (the unsupervised filters with the convex head: the same
-  architecture's unsupervised features) and after every epoch, with the
-  epoch's wall time; the epoch is chosen on validation.
+  network (whitening ``images``, each image centred, log_loss at penalty
+  ``--alpha``, its first value), trained end to end by ``--solver`` (``adam``,
+  ``sgd`` or ``exact_head``) at step size ``--learning-rate`` for
+  ``--epochs`` epochs (iterations of ``exact_head``); its validation accuracy
+  is printed at its start (the unsupervised filters with the convex head: the
+  same architecture's unsupervised features under the same head) and after
+  every epoch, with the epoch's wall time; the epoch is chosen on validation.
 
 Each candidate's validation accuracy is printed with the wall time of the
 features (fit and transform) and of the head. ``--test FILE`` (an npz with
