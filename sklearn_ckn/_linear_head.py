@@ -89,7 +89,7 @@ class LinearHeadClassifier(LinearClassifierMixin, BaseEstimator):
         L-BFGS iterations run.
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features_in\\_,)
         Names of features seen during ``fit``, when ``X`` has string column
         names.
 
