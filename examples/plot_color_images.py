@@ -7,7 +7,7 @@ raw pixels, a first layer's spherical k-means spends most of its filters on
 smooth, low-frequency color patches. ``whitening="images"`` learns a ZCA
 transform of whole images in ``fit`` (and applies it in ``transform``) that
 removes those correlations, leaving edges and color contrasts, which the
-filters then pick up. On CIFAR-10 this is worth about 8 points of a linear
+filters then pick up. On CIFAR-10 this is worth about 7 points of a linear
 classifier's accuracy on the CKN features (``docs/benchmarks.md``).
 
 The data: CIFAR-10's training images when ``CIFAR10_JPEG_NPZ`` points to an
