@@ -208,7 +208,7 @@ def run_unsupervised(args, images, y, train, val):
     return rows, header, best
 
 
-def test_unsupervised(args, choice, images, y, test_images, y_test):
+def refit_and_test_unsupervised(args, choice, images, y, test_images, y_test):
     """Accuracy of the chosen recipe refitted on every training image."""
     x, x_test = (
         prepare(images, choice["centre"]),
@@ -272,7 +272,7 @@ def run_supervised(args, images, y, train, val):
     return rows, header, best
 
 
-def test_supervised(args, choice, images, y, test_images, y_test):
+def refit_and_test_supervised(args, choice, images, y, test_images, y_test):
     x = prepare(images, "image")
     clf = classifier(args).set_params(
         max_iter=max(1, choice["epochs"]), warm_start=False
@@ -364,9 +364,9 @@ def main():
     )
     if args.test is not None:
         test_images, y_test = decode(args.test)
-        score = (test_supervised if supervised else test_unsupervised)(
-            args, choice, images, y, test_images, y_test
-        )
+        score = (
+            refit_and_test_supervised if supervised else refit_and_test_unsupervised
+        )(args, choice, images, y, test_images, y_test)
         print(f"whole run: {time.perf_counter() - begin:.0f} s")
         print(f"test accuracy {score:.4f}")
 
