@@ -1,6 +1,7 @@
 """What the CKN estimators share: parameters, input validation and the
 unsupervised fit of the filters."""
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
@@ -209,8 +210,7 @@ class CKNBase(BaseEstimator):
         Fitted attributes are set only once everything has succeeded, so a
         failed fit leaves an earlier fit in place.
         """
-        setup = self._fit_setup(X)
-        params = self._initial_params(setup)
+        params, setup = self._initial_params(self._fit_setup(X))
         self._publish(
             self._network_attributes(
                 setup,
@@ -264,12 +264,17 @@ class CKNBase(BaseEstimator):
 
     def _initial_params(self, setup):
         """(z, M) per layer: learned without labels, or from ``filters``; the
-        first is (z, M, (mean, matrix)) with whitening='patches'."""
+        first is (z, M, (mean, matrix)) with whitening='patches'.
+
+        Returns the params and ``setup``, whose specs and shapes have fewer
+        filters where a layer found fewer distinct patches than it asked for.
+        """
         xp, dev, dtype = setup.xp, setup.dev, setup.dtype
         if self.filters is None:
-            return self._learn_filters(
+            params, specs, shapes = self._learn_filters(
                 setup.maps, setup.specs, setup.shapes, xp, dev, dtype
             )
+            return params, dataclasses.replace(setup, specs=specs, shapes=shapes)
         whitening = ()
         if self.whitening == "patches":
             whitening = (self._learn_patch_whitening_only(setup),)
@@ -283,7 +288,7 @@ class CKNBase(BaseEstimator):
             z = check_unit_filters(filters_to_internal(w, xp), xp, given_dtype)
             params.append((z, lintrans(z, spec.kernel, spec.sigma, spec.eps, xp)))
         params[0] = (*params[0], *whitening)
-        return params
+        return params, setup
 
     def _learn_patch_whitening_only(self, setup):
         """The first layer's patch ZCA, for given filters (nothing else is
@@ -399,11 +404,27 @@ class CKNBase(BaseEstimator):
         return to_namespace(a, array_namespace(setup.maps), array_device(setup.maps))
 
     def _learn_filters(self, maps, specs, shapes, xp, dev, dtype):
-        """Unsupervised filters: spherical k-means on sampled patches, layerwise."""
+        """Unsupervised filters: spherical k-means on sampled patches, layerwise.
+
+        A layer that asks for more filters than its sample holds distinct
+        non-zero patches learns one filter per distinct patch, with a warning
+        (as :class:`~sklearn.kernel_approximation.Nystroem` does with more
+        components than samples). Returns the params and the specs and shapes
+        as learned.
+        """
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         progress = Progress(self.verbose, len(specs), "k-means", "layers")
+
+        def too_few(layer, n_filters, n_distinct):
+            warnings.warn(
+                _too_few_patches_message(layer, n_filters, n_distinct, maps)
+                + f" Layer {layer} learns {n_distinct} filters instead.",
+                UserWarning,
+                stacklevel=6,
+            )
+
         try:
-            params = fit_layers_unsupervised(
+            params, specs, shapes = fit_layers_unsupervised(
                 maps,
                 specs,
                 shapes,
@@ -417,6 +438,7 @@ class CKNBase(BaseEstimator):
                 patch_whitening_reg=(
                     self.whitening_reg if self.whitening == "patches" else None
                 ),
+                on_too_few=too_few,
             )
         except TooFewDistinctPatchesError as exc:
             below = specs[exc.layer - 1] if exc.layer > 0 else None
@@ -429,17 +451,16 @@ class CKNBase(BaseEstimator):
                     "are 0.1 to 1)."
                 ) from None
             raise ValueError(
-                f"Layer {exc.layer} asks for n_filters={exc.n_clusters}, but only "
-                f"{exc.n_distinct} distinct non-zero patches were sampled from X "
-                f"(n_samples={maps.shape[0]}, n_features={math.prod(maps.shape[1:])}). "
-                "Use fewer filters, more or larger images, or a larger n_patches."
+                _too_few_patches_message(
+                    exc.layer, exc.n_clusters, exc.n_distinct, maps
+                )
             ) from None
         finally:
             progress.close()
         for z, m, *_ in params:
             check_finite_result(z, maps, "the filters learned from X")
             check_finite_result(m, maps, "the filters learned from X")
-        return params
+        return params, specs, shapes
 
     def _inference_batch_size(self):
         """Samples per batch outside training (None: from a memory budget)."""
@@ -579,6 +600,15 @@ class _FitSetup:
     xp: object
     dev: object
     dtype: object
+
+
+def _too_few_patches_message(layer, n_filters, n_distinct, maps):
+    return (
+        f"Layer {layer} asks for n_filters={n_filters}, but only {n_distinct} "
+        f"distinct non-zero patches were sampled from X (n_samples={maps.shape[0]}, "
+        f"n_features={math.prod(maps.shape[1:])}). Use fewer filters, more or "
+        "larger images, or a larger n_patches."
+    )
 
 
 def _input_namespace(X):

@@ -411,7 +411,7 @@ whitening_mean_, whitening_matrix_ :
             # optimizer, as MLPClassifier does; partial_fit keeps both
             trainer.reconfigure(self._training_config(x_train.shape[0]))
         if not resume:
-            trainer = self._new_trainer(setup, len(classes_), x_train.shape[0])
+            trainer, setup = self._new_trainer(setup, len(classes_), x_train.shape[0])
         targets = self._targets(train_index, len(classes_), trainer)
         if resume:
             record = _TrainingRecord.of(self)
@@ -516,9 +516,11 @@ whitening_mean_, whitening_matrix_ :
         )
 
     def _new_trainer(self, setup, n_classes, n_samples):
+        """A trainer from the initial filters, and ``setup`` as they shaped
+        it (fewer filters where a layer found fewer distinct patches)."""
         config = self._training_config(n_samples)
-        params = self._initial_params(setup)
-        return CKNTrainer(
+        params, setup = self._initial_params(setup)
+        trainer = CKNTrainer(
             setup.specs,
             setup.shapes,
             [p[0] for p in params],
@@ -529,6 +531,7 @@ whitening_mean_, whitening_matrix_ :
             setup.dtype,
             whitening=patch_whitening(params),
         )
+        return trainer, setup
 
     def _targets(self, class_index, n_classes, trainer):
         xp = trainer.xp

@@ -28,7 +28,12 @@ class CKNFeatureExtractor(TransformerMixin, CKNBase):
     Parameters
     ----------
     n_filters : int or sequence of int, default=(32, 128)
-        Number of filters of each layer.
+        Number of filters of each layer. A layer that asks for more filters
+        than its sampled patches hold distinct non-zero directions (small or
+        blank data) learns one filter per distinct patch instead, with a
+        warning, as :class:`~sklearn.kernel_approximation.Nystroem` does with
+        more components than samples; ``output_shape_`` and ``filters_`` say
+        what was learned.
     patch_size : int, tuple or sequence, default=3
         Patch size of each layer.
     subsampling : int, tuple or sequence, default=2

@@ -6,6 +6,7 @@ are held in the internal patch order of :mod:`sklearn_ckn._patches`. This module
 knows nothing of scikit-learn; the estimators call it.
 """
 
+import dataclasses
 import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -420,11 +421,16 @@ def fit_layers_unsupervised(
     batch_size=None,
     log=None,
     patch_whitening_reg=None,
+    on_too_few=None,
 ):
     """Learn each layer's filters by spherical k-means on sampled patches.
 
     Layer ``l`` samples its patches from the output of the layers below it,
     which are fitted first. ``log``, when given, receives one line per layer.
+    ``on_too_few``, when given, is called as ``on_too_few(layer, n_filters,
+    n_distinct)`` when a layer asks for more filters than its sample holds
+    distinct non-zero patches; that layer then learns ``n_distinct`` filters
+    (the layers above see that many channels) instead of raising.
     With ``patch_whitening_reg``, the first layer's sampled patches also
     teach a ZCA whitening (:func:`sklearn_ckn._whitening.fit_zca`), and the
     first layer learns from, and later sees, whitened patches.
@@ -435,15 +441,20 @@ def fit_layers_unsupervised(
         Unit-norm filters (p, d) in internal patch order and the map M, on the
         compute device; with patch whitening the first is (z, m, (mean,
         matrix)).
+    specs, shapes : list
+        ``specs`` and ``shapes`` as learned: new lists, with fewer filters
+        where ``on_too_few`` was called.
 
     Raises
     ------
     TooFewDistinctPatchesError
         With an extra ``layer`` attribute, when a layer has more filters than
-        distinct non-zero sampled patches.
+        distinct non-zero sampled patches (without ``on_too_few``, or with
+        none at all).
     """
     if batch_size is None:
         batch_size = auto_batch_size(shapes, specs, xp.finfo(dtype).bits // 8)
+    specs, shapes = list(specs), list(shapes)
     params = []
     for layer, spec in enumerate(specs):
         patches = _sample_patches(
@@ -465,12 +476,18 @@ def fit_layers_unsupervised(
                 whitening = (fit_patch_zca(patches, patch_whitening_reg, xp),)
                 patches = _nonzero(apply_zca(patches, *whitening[0], xp), xp)
             patches = _unit_rows(patches, xp)
-            if patches.shape[0] < 1:
-                raise TooFewDistinctPatchesError(spec.n_filters, 0)
-            z, n_iter = spherical_kmeans(patches, spec.n_filters, rng=rng, xp=xp)
+            z, n_iter = _kmeans_within_distinct(
+                patches, spec.n_filters, rng, xp, layer, on_too_few
+            )
         except TooFewDistinctPatchesError as exc:
             exc.layer = layer
             raise
+        if z.shape[0] < spec.n_filters:
+            spec = specs[layer] = dataclasses.replace(spec, n_filters=z.shape[0])
+            if layer + 1 < len(shapes):
+                shapes[layer + 1] = dataclasses.replace(
+                    shapes[layer + 1], in_channels=z.shape[0]
+                )
         if log is not None:
             log(
                 f"[CKN] layer {layer}: spherical k-means, {spec.n_filters} filters "
@@ -479,7 +496,26 @@ def fit_layers_unsupervised(
         params.append(
             (z, lintrans(z, spec.kernel, spec.sigma, spec.eps, xp), *whitening)
         )
-    return params
+    return params, specs, shapes
+
+
+def _kmeans_within_distinct(patches, n_filters, rng, xp, layer, on_too_few):
+    """Spherical k-means for ``n_filters`` centroids, or, with
+    ``on_too_few``, for as many as the patches hold distinct points."""
+    if patches.shape[0] < 1:
+        raise TooFewDistinctPatchesError(n_filters, 0)
+    asked = n_filters
+    while True:
+        try:
+            z, n_iter = spherical_kmeans(patches, n_filters, rng=rng, xp=xp)
+            break
+        except TooFewDistinctPatchesError as exc:
+            if on_too_few is None or exc.n_distinct == 0:
+                raise
+            n_filters = exc.n_distinct
+    if n_filters < asked:
+        on_too_few(layer, asked, n_filters)
+    return z, n_iter
 
 
 def forward_with_caches(h, layers, xp):

@@ -141,8 +141,29 @@ def test_one_feature_rows_are_refused_against_the_image_shape(call):
 def test_one_feature_signals_have_too_few_patches(call):
     # without image_shape a one-feature row is a signal of length 1: its
     # 3-patches (zero padded) hold one value, so there is one direction only
-    with pytest.raises(ValueError, match="only 1 distinct non-zero patches"):
-        _call(call, _clean()[:, :1], image_shape=None, n_filters=(2,))
+    with pytest.warns(UserWarning, match="only 1 distinct non-zero patches"):
+        fitted = _call(call, _clean()[:, :1], image_shape=None, n_filters=(2,))
+    assert fitted.filters_[0].shape[0] == fitted.output_shape_[0] == 1
+
+
+@pytest.mark.parametrize("kind", ["extractor", "classifier"])
+def test_a_deeper_layer_with_too_few_patches_learns_fewer_filters(kind):
+    X = np.zeros((12, 64))
+    X[:, 27] = 1.0
+    with pytest.warns(UserWarning, match="Layer 1 asks for n_filters=200") as info:
+        fitted = _call(f"{kind}.fit", X, n_filters=(4, 200))
+    n_distinct = int(re.search(r"only (\d+) distinct", str(info[0].message))[1])
+    assert 0 < n_distinct < 200
+    assert fitted.filters_[1].shape == (n_distinct, 4, 3, 3)
+    assert fitted.output_shape_[0] == n_distinct
+    features = fitted.transform(_clean())
+    assert features.shape == (12, n_distinct * 4)
+    # the smaller network is an ordinary one: the same features from the
+    # same filters given to a fresh extractor
+    given = CKNFeatureExtractor(
+        filters=fitted.filters_, image_shape=(8, 8), subsampling=2
+    ).fit(X)
+    np.testing.assert_array_equal(given.transform(_clean()), features)
 
 
 @pytest.mark.parametrize("call", CALLS)
@@ -225,11 +246,15 @@ def test_image_smaller_than_the_receptive_field(call):
 @pytest.mark.parametrize("call", FIT_CALLS)
 def test_more_filters_than_distinct_patches(call):
     X = np.zeros((12, 64))
-    X[:, 27] = 1.0  # one dot, the same in every image: few distinct patches
-    with pytest.raises(
-        ValueError, match=r"Layer 0 asks for n_filters=20, but only \d+ distinct"
+    X[:, 27] = 1.0  # one dot, the same in every image: 9 distinct patches
+    with pytest.warns(
+        UserWarning,
+        match=r"Layer 0 asks for n_filters=20, but only 9 distinct.*"
+        r"Layer 0 learns 9 filters instead",
     ):
-        _call(call, X, n_filters=(20,))
+        fitted = _call(call, X, n_filters=(20,))
+    assert fitted.filters_[0].shape[0] == fitted.output_shape_[0] == 9
+    assert np.all(np.isfinite(fitted.transform(X)))
 
 
 @pytest.mark.parametrize("call", CALLS)

@@ -1,9 +1,10 @@
 """scikit-learn's own estimator checks, every one of them, with no expected failures.
 
-The instances are small networks: check_estimator feeds 1-D signals of 1 to 10
-features and as few as 30 samples, from which a layer cannot learn more
-filters than there are distinct patches (the default (32, 128) asks for more,
-and fit then rightly raises). The classifier runs a few epochs only.
+The default instances first, as a user constructs them: check_estimator feeds
+1-D signals of 1 to 10 features and as few as 30 samples, from which a layer
+cannot learn more filters than there are distinct patches, so the default
+(32, 128) learns fewer, with a warning. Then small networks of every kind;
+those classifiers run a few epochs only.
 """
 
 import pytest
@@ -12,6 +13,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sklearn_ckn import CKNClassifier, CKNFeatureExtractor, LinearHeadClassifier
 
 ESTIMATORS = [
+    CKNFeatureExtractor(),
+    CKNClassifier(),
     CKNFeatureExtractor(n_filters=(4, 6), random_state=0),
     CKNFeatureExtractor(n_filters=(4, 6), whitening="images", random_state=0),
     CKNFeatureExtractor(n_filters=(4, 6), whitening="patches", random_state=0),
@@ -22,8 +25,8 @@ ESTIMATORS = [
 ]
 
 
-# the classifiers stop after max_iter=5 epochs on purpose (the checks fit
-# dozens of times): their ConvergenceWarning is expected here
+# the small classifiers stop after max_iter=5 epochs on purpose (the checks
+# fit dozens of times): their ConvergenceWarning is expected here
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @parametrize_with_checks(ESTIMATORS)
 def test_sklearn_compatible_estimator(estimator, check):

@@ -18,6 +18,7 @@ from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_ckn import CKNClassifier, CKNFeatureExtractor, _network, _training
+from sklearn_ckn._kmeans import TooFewDistinctPatchesError
 
 from ._fitting import fit_quietly
 
@@ -53,11 +54,31 @@ def digits():
 
 
 def _dots(n=12):
-    """Images of one dot at the same place: layer 0 learns, layer 1 finds
-    only 16 distinct patches."""
+    """Images of one dot at the same place (few distinct patches)."""
     X = np.zeros((n, 64))
     X[:, 27] = 1.0
     return X
+
+
+#: the error of a fit whose layer 1 finds no patch (see _fail_in_layer_1)
+LAYER_1_FAILS = "layer 1 has no patch to learn from"
+
+
+def _fail_in_layer_1(monkeypatch):
+    """Make every later fit fail in layer 1's k-means, after layer 0 has
+    learned: as if layer 0's responses had all underflowed to 0. Returns a
+    function that undoes it."""
+    original = _network._kmeans_within_distinct
+
+    def failing(patches, n_filters, rng, xp, layer, on_too_few):
+        if layer == 1:
+            raise TooFewDistinctPatchesError(n_filters, 0)
+        return original(patches, n_filters, rng, xp, layer, on_too_few)
+
+    monkeypatch.setattr(_network, "_kmeans_within_distinct", failing)
+    return lambda: monkeypatch.setattr(
+        _network, "_kmeans_within_distinct", original
+    )
 
 
 def _classifier(**kwargs):
@@ -108,12 +129,13 @@ def _interrupt(monkeypatch, owner, name, on_call):
     return original
 
 
-def test_failed_classifier_refit_leaves_the_previous_fit(digits):
+def test_failed_classifier_refit_leaves_the_previous_fit(digits, monkeypatch):
     X, y = digits
     clf = _fit_quietly(_classifier(), X, y)
     state = _state(clf, CLASSIFIER_STATE)
     scores = clf.decision_function(X)
-    with pytest.raises(ValueError, match="Layer 1 asks for n_filters=20, but only 16"):
+    _fail_in_layer_1(monkeypatch)
+    with pytest.raises(ValueError, match=LAYER_1_FAILS):
         clf.fit(_dots(), np.arange(12) % 3)
     _assert_same_state(clf, state)
     np.testing.assert_array_equal(clf.decision_function(X), scores)
@@ -122,13 +144,14 @@ def test_failed_classifier_refit_leaves_the_previous_fit(digits):
     assert clf.n_iter_ == state["n_iter_"] + 1
 
 
-def test_failed_extractor_refit_leaves_the_previous_fit(digits):
+def test_failed_extractor_refit_leaves_the_previous_fit(digits, monkeypatch):
     X = digits[0]
     ckn = CKNFeatureExtractor(n_filters=(4, 20), image_shape=(8, 8), random_state=0)
     ckn.fit(X)
     state = _state(ckn, EXTRACTOR_STATE)
     features = ckn.transform(X)
-    with pytest.raises(ValueError, match="Layer 1 asks for n_filters=20"):
+    _fail_in_layer_1(monkeypatch)
+    with pytest.raises(ValueError, match=LAYER_1_FAILS):
         ckn.fit(_dots())
     _assert_same_state(ckn, state)
     np.testing.assert_array_equal(ckn.transform(X), features)
@@ -285,18 +308,22 @@ def test_a_failed_partial_fit_resumes_as_if_it_never_ran(digits, monkeypatch):
     assert clf.loss_curve_ == twin.loss_curve_
 
 
-def test_a_refit_on_other_column_names_that_fails_keeps_the_old_names(digits):
+def test_a_refit_on_other_column_names_that_fails_keeps_the_old_names(
+    digits, monkeypatch
+):
     """validate_data would set feature_names_in_ and n_features_in_ before the
     fit succeeds: a failed refit keeps those of the previous fit."""
     X = digits[0]
     names = [f"px{i}" for i in range(64)]
     ckn = CKNFeatureExtractor(n_filters=(4, 20), image_shape=(8, 8), random_state=0)
     ckn.fit(pd.DataFrame(X, columns=names))
-    with pytest.raises(ValueError, match="Layer 1 asks for n_filters=20"):
+    heal = _fail_in_layer_1(monkeypatch)
+    with pytest.raises(ValueError, match=LAYER_1_FAILS):
         ckn.fit(_dots())  # no names, would drop feature_names_in_
     assert list(ckn.feature_names_in_) == names
-    with pytest.raises(ValueError, match="Layer 1 asks for n_filters=20"):
+    with pytest.raises(ValueError, match=LAYER_1_FAILS):
         ckn.fit(pd.DataFrame(_dots(), columns=[f"c{i}" for i in range(64)]))
     assert list(ckn.feature_names_in_) == names
+    heal()
     ckn.fit(X)  # a successful fit on an array: no names
     assert not hasattr(ckn, "feature_names_in_")

@@ -263,13 +263,13 @@ def test_training_through_whitened_patches_is_training_on_the_patch_map():
     params = dict(channel_axis=-1, subsampling=(2, 2), random_state=0)
     white = CKNClassifier(filters=start.filters_, whitening="patches", **params)
     setup = white._fit_setup(x)
-    white_trainer = white._new_trainer(setup, 3, 60)
+    white_trainer = white._new_trainer(setup, 3, 60)[0]
     layout = white._whitening_attributes(setup, white_trainer.whitening)
     white.whitening_mean_ = layout["whitening_mean_"]
     white.whitening_matrix_ = layout["whitening_matrix_"]
     patch_map = _explicit_patch_map(x, white)
     plain = CKNClassifier(filters=_as_one_by_one(start.filters_), **params)
-    plain_trainer = plain._new_trainer(plain._fit_setup(patch_map), 3, 60)
+    plain_trainer = plain._new_trainer(plain._fit_setup(patch_map), 3, 60)[0]
     for trainer in (white_trainer, plain_trainer):  # one head for both
         coef = np.linspace(-1, 1, trainer.coef.size).reshape(trainer.coef.shape)
         trainer.coef, trainer.intercept = coef, np.array([0.1, -0.2, 0.3])
