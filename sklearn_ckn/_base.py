@@ -3,7 +3,6 @@ unsupervised fit of the filters."""
 
 import dataclasses
 import math
-import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -32,6 +31,7 @@ from ._backend import (
     is_array_api_obj,
     to_namespace,
 )
+from ._blas import thread_count_independent
 from ._images import (
     check_image_shape,
     fit_image_shape,
@@ -49,6 +49,7 @@ from ._network import (
 )
 from ._patches import filters_from_internal, filters_to_internal
 from ._progress import Progress
+from ._warnings import warn_user
 from ._whitening import MAX_IMAGE_VALUES, apply_zca, fit_zca
 
 __all__ = ["CKNBase"]
@@ -204,6 +205,7 @@ class CKNBase(BaseEstimator):
 
     # -------------------------------------------------------------- fitting
 
+    @thread_count_independent
     def _fit_network(self, X):
         """Validate X, resolve the architecture, learn (or take) the filters.
 
@@ -416,11 +418,10 @@ class CKNBase(BaseEstimator):
         progress = Progress(self.verbose, len(specs), "k-means", "layers")
 
         def too_few(layer, n_filters, n_distinct):
-            warnings.warn(
+            warn_user(
                 _too_few_patches_message(layer, n_filters, n_distinct, maps)
                 + f" Layer {layer} learns {n_distinct} filters instead.",
                 UserWarning,
-                stacklevel=6,
             )
 
         try:
@@ -504,6 +505,7 @@ class CKNBase(BaseEstimator):
             progress=progress,
         )
 
+    @thread_count_independent
     def _transform(self, X):
         """The fitted network's features of X, in X's namespace and device."""
         maps, xp, dev, dtype = self._inference_setup(X, "transform")
@@ -662,12 +664,11 @@ def _warn_if_responses_underflowed(extremes, maps, specs):
         for layer, spec in enumerate(specs)
         if spec.kernel == "exp"
     )
-    warnings.warn(
+    warn_user(
         f"Every feature of X is 0: the exp kernel's responses underflowed "
         f"({sigmas}); exp((u - 1) / sigma^2) is 0 unless a patch is nearly a "
         "filter. Use a larger sigma (typical values are 0.1 to 1).",
         UserWarning,
-        stacklevel=4,
     )
 
 

@@ -2,7 +2,7 @@
 threads run.
 
 OpenBLAS's thread count is one setting of the whole process. Each
-:class:`~sklearn_ckn._network.ChunkRunner` wants it at 1 while its threads
+:class:`~sklearn_ckn._chunks.ChunkRunner` wants it at 1 while its threads
 run; several runners (concurrent ``transform`` calls from different threads)
 share one hold: the first to start saves the limits and sets 1, the last to
 finish restores what the first saved, whatever the order in between. Saving
@@ -11,11 +11,17 @@ first's 1 and restore it after the first had restored the original, leaving
 the process at one thread for good.
 """
 
+import functools
 import threading
 
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["blas_threads", "hold_single_threaded", "release_single_threaded"]
+__all__ = [
+    "blas_threads",
+    "hold_single_threaded",
+    "release_single_threaded",
+    "thread_count_independent",
+]
 
 #: threadpoolctl's handle on the process's BLAS libraries, built at first use:
 #: building one scans every loaded library (about 2 ms, paid twice by each
@@ -66,3 +72,27 @@ def release_single_threaded():
         if _HOLD["count"] == 0:
             limits, _HOLD["limits"] = _HOLD["limits"], None
             limits.restore_original_limits()
+
+
+def thread_count_independent(method):
+    """Run ``method`` with BLAS held at one thread.
+
+    OpenBLAS splits a product over its threads differently for each thread
+    count, and for products with a long inner dimension (X^T G over the
+    samples, the cluster sums of k-means) or in LAPACK's eigh the rounding
+    then differs: one ulp in the filters grows to different weights after
+    training. Held at one thread, every product is computed the same way
+    whatever the threads; the parallel work is the chunk threads' of
+    :class:`~sklearn_ckn._chunks.ChunkRunner`, as many as BLAS had, over
+    chunks whose boundaries do not depend on the thread count.
+    """
+
+    @functools.wraps(method)
+    def held(*args, **kwargs):
+        hold_single_threaded()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            release_single_threaded()
+
+    return held

@@ -1,7 +1,6 @@
 """CKNClassifier: a convolutional kernel network trained end to end."""
 
 import copy
-import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -36,10 +35,12 @@ from ._base import (
     check_finite_result,
     patch_whitening,
 )
+from ._blas import thread_count_independent
 from ._head import LOSSES, encode_targets, log_probabilities, probabilities
 from ._network import take_rows
 from ._progress import Progress
 from ._training import CKNTrainer, TrainingConfig, head_scores
+from ._warnings import warn_user
 
 __all__ = ["CKNClassifier"]
 
@@ -356,6 +357,7 @@ whitening_mean_, whitening_matrix_ :
         """
         return self._fit(X, y, incremental=True, classes=classes)
 
+    @thread_count_independent
     def _fit(self, X, y, *, incremental, classes=None):
         fitted = hasattr(self, "_trainer")
         resume = fitted and (incremental or self.warm_start)
@@ -607,18 +609,16 @@ whitening_mean_, whitening_matrix_ :
                     break
             else:
                 if not incremental:
-                    warnings.warn(
+                    warn_user(
                         f"Stochastic optimizer: maximum iterations ({self.max_iter}) "
                         "reached and the optimization hasn't converged yet.",
                         ConvergenceWarning,
-                        stacklevel=3,
                     )
         except KeyboardInterrupt:
-            warnings.warn(
+            warn_user(
                 "Training interrupted by the user: the model keeps the parameters "
                 "of its last complete step.",
                 UserWarning,
-                stacklevel=3,
             )
         finally:
             progress.close()
@@ -642,12 +642,11 @@ whitening_mean_, whitening_matrix_ :
             if not np.isfinite(value)
             else f"rose to {value:.6g}, over {DIVERGENCE_FACTOR:g} times its lowest"
         )
-        warnings.warn(
+        warn_user(
             f"Training diverged at iteration {record.n_iter_}: the training loss "
             f"{what}. Training stopped; the model keeps the parameters {kept}. "
             "Lower learning_rate_init.",
             ConvergenceWarning,
-            stacklevel=4,
         )
 
     @staticmethod
@@ -669,11 +668,10 @@ whitening_mean_, whitening_matrix_ :
                 x_train, targets, float(self.head_alpha), self.head_max_iter
             )
         except KeyboardInterrupt:
-            warnings.warn(
+            warn_user(
                 "Head refit interrupted by the user: the model keeps the head "
                 "trained with the filters.",
                 UserWarning,
-                stacklevel=5,
             )
             return trained
         if self.verbose:
@@ -682,12 +680,11 @@ whitening_mean_, whitening_matrix_ :
                 f"{solution.n_iter} iterations"
             )
         if solution.n_iter >= self.head_max_iter:
-            warnings.warn(
+            warn_user(
                 f"The head refit at head_alpha={self.head_alpha} stopped at "
                 f"head_max_iter={self.head_max_iter} iterations and may "
                 "not have converged; increase head_max_iter.",
                 ConvergenceWarning,
-                stacklevel=5,
             )
         return solution.head
 
@@ -710,6 +707,7 @@ whitening_mean_, whitening_matrix_ :
         xp = array_namespace(scores)
         return xp.reshape(scores, (-1,)) if scores.shape[1] == 1 else scores
 
+    @thread_count_independent
     def _decision(self, X, method):
         maps, xp, dev, dtype = self._inference_setup(X, method)
         params = self._network_params(xp, dev, dtype)

@@ -7,11 +7,17 @@ times fewer iterations). The stopping test reads the gradient of the
 weights themselves, whichever variables L-BFGS works in.
 """
 
-from ._head import decision, loss_and_gradient
+from ._chunks import ChunkRunner, rows_gram, rows_times
+from ._head import loss_and_gradient
 from ._lbfgs import minimize_lbfgs
 from ._preconditioner import LowRankPreconditioner
 
 __all__ = ["fit_head"]
+
+#: samples per chunk of the products over the features: the same chunks
+#: whatever the threads (results independent of them), each a GEMM large
+#: enough for BLAS's peak
+HEAD_ROWS = 2048
 
 
 def fit_head(
@@ -56,10 +62,42 @@ def fit_head(
     n_iter : int
         L-BFGS iterations run; ``max_iter`` when stopped by that bound.
     """
+    with ChunkRunner(xp, HEAD_ROWS) as runner:
+        return _fit_head(
+            standardized,
+            targets,
+            loss,
+            alpha,
+            xp,
+            runner,
+            coef=coef,
+            intercept=intercept,
+            max_iter=max_iter,
+            precondition=precondition,
+            tol=tol,
+        )
+
+
+def _fit_head(
+    standardized,
+    targets,
+    loss,
+    alpha,
+    xp,
+    runner,
+    *,
+    coef,
+    intercept,
+    max_iter,
+    precondition,
+    tol,
+):
     shape = coef.shape
     size = shape[0] * shape[1]
     precond = (
-        LowRankPreconditioner.from_features(standardized, alpha, loss, xp)
+        LowRankPreconditioner.from_features(
+            standardized, alpha, loss, xp, runner=runner
+        )
         if precondition
         else None
     )
@@ -69,11 +107,10 @@ def fit_head(
 
     def objective(flat):
         w = weights(xp.reshape(flat[:size], shape))
-        value, g_f = loss_and_gradient(
-            decision(standardized, w, flat[size:], xp), targets, loss, xp
-        )
+        scores = rows_times(runner, standardized, xp.matrix_transpose(w), xp)
+        value, g_f = loss_and_gradient(scores + flat[size:], targets, loss, xp)
         value += 0.5 * alpha * float(xp.sum(w * w))
-        g_w = xp.matrix_transpose(g_f) @ standardized + alpha * w
+        g_w = rows_gram(runner, g_f, standardized, xp) + alpha * w
         g_w = xp.reshape(weights(g_w), (-1,))
         return value, xp.concat([g_w, xp.sum(g_f, axis=0)])
 

@@ -1,6 +1,5 @@
 """LinearHeadClassifier: the CKN's convex head as a classifier of its own."""
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -12,6 +11,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
+from ._blas import thread_count_independent
 from ._head import (
     LOSSES,
     encode_targets,
@@ -21,6 +21,7 @@ from ._head import (
     probabilities,
 )
 from ._head_fit import fit_head
+from ._warnings import warn_user
 
 __all__ = ["LinearHeadClassifier"]
 
@@ -126,6 +127,7 @@ class LinearHeadClassifier(LinearClassifierMixin, BaseEstimator):
         self.tol = tol
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @thread_count_independent
     def fit(self, X, y):
         """Standardize the features and fit the weights.
 
@@ -168,12 +170,11 @@ class LinearHeadClassifier(LinearClassifierMixin, BaseEstimator):
             tol=self.tol,
         )
         if n_iter >= self.max_iter:
-            warnings.warn(
+            warn_user(
                 f"LinearHeadClassifier stopped at max_iter={self.max_iter} "
                 "L-BFGS iterations before reaching tol; increase max_iter, or "
                 "alpha.",
                 ConvergenceWarning,
-                stacklevel=3,  # past _fit_context's wrapper, to the caller
             )
         self.classes_ = classes
         self.feature_mean_, self.feature_scale_ = mean, scale
@@ -182,6 +183,22 @@ class LinearHeadClassifier(LinearClassifierMixin, BaseEstimator):
         self.intercept_ = intercept - self.coef_ @ mean
         self.n_iter_ = n_iter
         return self
+
+    @thread_count_independent
+    def decision_function(self, X):
+        """Signed scores of each class, on the raw features.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            ``X @ coef_.T + intercept_``; one column (for ``classes_[1]``)
+            when there are two classes.
+        """
+        return super().decision_function(X)
 
     def _decision_columns(self, X):
         """The decision function (which checks the fit) with one column per

@@ -8,8 +8,6 @@ knows nothing of scikit-learn; the estimators call it.
 
 import dataclasses
 import math
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,11 +16,10 @@ from ._backend import (
     array_device,
     array_namespace,
     float_name,
-    is_numpy_namespace,
     same_place,
     to_namespace,
 )
-from ._blas import blas_threads, hold_single_threaded, release_single_threaded
+from ._chunks import HOST_CHUNK, ChunkRunner
 from ._kmeans import TooFewDistinctPatchesError, spherical_kmeans
 from ._layer import LayerSpec, layer_backward, layer_forward
 from ._lintrans import lintrans, lintrans_vjp
@@ -34,8 +31,6 @@ from ._winograd import filter_transform, tiling, winograd_applies
 #: memory allowed for one batch's intermediate arrays when batch_size is automatic
 DEFAULT_BATCH_BYTES = 256 * 2**20
 
-#: images per task when NumPy runs the forward pass of a batch on the CPU
-HOST_CHUNK = 16
 #: chunks per thread in a batch of transform on the host, batch_size automatic
 HOST_BATCH_ROUNDS = 32
 #: intermediates allowed per thread chunk of the forward pass (host_chunk)
@@ -135,76 +130,34 @@ def forward(h, layers, xp, caches=None):
     return h
 
 
-class ChunkRunner:
-    """Maps a function over chunks of a batch, in parallel on the host.
+def forward_chunk(runner, inputs, layers, xp):
+    """:func:`forward` of one chunk's ``inputs``, zero-padded on the host to
+    a full chunk of ``runner``.
 
-    On NumPy the batch is cut into chunks of ``chunk`` samples (default
-    ``HOST_CHUNK``; :func:`host_chunk` sizes them for a network), run by as
-    many threads as BLAS had (the caller and helper threads), with BLAS
-    single-threaded: small chunks keep each layer's intermediates in cache,
-    and NumPy releases the GIL in BLAS and in its ufuncs, so the threads run
-    in parallel (on two cores transform is about 1.5 to 2 times as fast as
-    with one call per batch and two BLAS threads, docs/benchmarks.md). Other
-    namespaces (a GPU, the array API test namespace) get the whole batch in
-    one call. Use as a context manager; results come back in chunk order, so
-    sums over them do not depend on thread timing.
+    BLAS picks its kernel by the product's size (OpenBLAS computes small
+    products with kernels that round differently), so a sample's features
+    would depend on how many samples share its chunk, hence on the batch
+    size; padded, every chunk's products have the same shapes.
     """
+    n_rows = inputs.shape[0]
+    if not runner.threaded or n_rows >= runner.chunk:
+        return forward(inputs, layers, xp)
+    pad = xp.zeros(
+        (runner.chunk - n_rows, *inputs.shape[1:]),
+        dtype=inputs.dtype,
+        device=array_device(inputs),
+    )
+    return forward(xp.concat([inputs, pad], axis=0), layers, xp)[:n_rows, ...]
 
-    def __init__(self, xp, chunk=HOST_CHUNK):
-        self.chunk = chunk
-        self.threaded = is_numpy_namespace(xp)
-        self.n_threads = blas_threads() if self.threaded else 1
 
-    def __enter__(self):
-        # one process-wide hold, shared with concurrent runners (_blas)
-        if self.threaded:
-            hold_single_threaded()
-        # the calling thread works too: n_threads - 1 helpers
-        helpers = self.n_threads - 1
-        self._pool = ThreadPoolExecutor(helpers) if helpers > 0 else None
-        return self
-
-    def __exit__(self, *exc):
-        try:
-            if self._pool is not None:
-                self._pool.shutdown()
-        finally:
-            if self.threaded:
-                release_single_threaded()
-
-    def map(self, function, n_samples):
-        """``[function(rows) for rows in chunks]``, ``rows`` a slice of the batch."""
-        step = self.chunk if self.threaded else max(n_samples, 1)
-        chunks = [slice(start, start + step) for start in range(0, n_samples, step)]
-        if self._pool is None:
-            return [function(rows) for rows in chunks]
-        # every thread, the caller's included, takes the next chunk as it
-        # finishes one: the caller computes instead of waking up for each
-        # finished chunk (the lock keeps the hand-out exact without a GIL too)
-        results = [None] * len(chunks)
-        todo, lock = iter(range(len(chunks))), threading.Lock()
-
-        def take():
-            with lock:
-                return next(todo, None)
-
-        def work():
-            try:
-                while (index := take()) is not None:
-                    results[index] = function(chunks[index])
-            except BaseException:
-                with lock:  # a chunk failed: no thread starts another
-                    for _ in todo:
-                        pass
-                raise
-
-        helpers = [self._pool.submit(work) for _ in range(self.n_threads - 1)]
-        try:
-            work()
-        finally:
-            for helper in helpers:  # wait for them, then raise what they raised
-                helper.result()
-        return results
+def forward_in_chunks(runner, batch, layers, xp):
+    """:func:`forward` of a whole batch, chunk by chunk (each padded as in
+    :func:`forward_chunk`), concatenated."""
+    parts = runner.map(
+        lambda rows: forward_chunk(runner, batch[rows, ...], layers, xp),
+        batch.shape[0],
+    )
+    return xp.concat(parts, axis=0) if len(parts) > 1 else parts[0]
 
 
 def _bytes_per_sample(shapes, specs, itemsize):
@@ -305,7 +258,7 @@ def transform_in_batches(
     direct = same_place(xp, dev, out_xp, out_dev)
 
     def features(layers, batch, start, rows):
-        feats = forward(batch[rows, ...], layers, xp)
+        feats = forward_chunk(runner, batch[rows, ...], layers, xp)
         flat = xp.reshape(
             xp.permute_dims(feats, channel_first), (feats.shape[0], n_out)
         )
@@ -363,15 +316,19 @@ def _sample_patches(
     below = device_layers(specs[:layer], params[:layer], shapes[:layer], xp, dev, dtype)
     pads = padding_widths(spec.patch_shape, spec.padding)
     chunks = []
-    for start in range(0, images.shape[0], batch_size):
-        stop = min(start + batch_size, images.shape[0])
-        batch = to_namespace(take_rows(x, images[start:stop]), xp, dev, dtype)
-        h = forward(batch, below, xp)
-        patches = extract_patches(pad_map(h, pads, xp), spec.patch_shape, xp)
-        patches = xp.reshape(patches, (-1, patches.shape[-1]))
-        in_batch = (local >= start) & (local < stop)
-        rows = (local[in_batch] - start) * n_positions + positions[in_batch]
-        chunks.append(xp.take(patches, xp.asarray(rows, device=dev), axis=0))
+    itemsize = xp.finfo(dtype).bits // 8
+    # the maps below in the chunks of transform: the same values whatever
+    # the batch size and the threads
+    with ChunkRunner(xp, host_chunk(shapes, specs, itemsize)) as runner:
+        for start in range(0, images.shape[0], batch_size):
+            stop = min(start + batch_size, images.shape[0])
+            batch = to_namespace(take_rows(x, images[start:stop]), xp, dev, dtype)
+            h = forward_in_chunks(runner, batch, below, xp) if below else batch
+            patches = extract_patches(pad_map(h, pads, xp), spec.patch_shape, xp)
+            patches = xp.reshape(patches, (-1, patches.shape[-1]))
+            in_batch = (local >= start) & (local < stop)
+            rows = (local[in_batch] - start) * n_positions + positions[in_batch]
+            chunks.append(xp.take(patches, xp.asarray(rows, device=dev), axis=0))
     patches = xp.concat(chunks, axis=0) if len(chunks) > 1 else chunks[0]
     # zero patches (padding, blank regions) carry no direction
     return _nonzero(patches, xp)

@@ -22,11 +22,15 @@ eigenproblem of ``C`` in that range, at the cost of three products
 import numpy as np
 
 from ._backend import array_device, max_float_dtype
+from ._chunks import ChunkRunner, rows_gram, rows_times
 
 __all__ = ["LowRankPreconditioner"]
 
 #: directions of the feature covariance that are rescaled
 RANK = 512
+#: samples per chunk of the products over the features (when not given a
+#: runner): fixed, so that the result does not depend on the threads
+ROWS = 2048
 
 #: typical second derivative of each loss in the decision value (softmax and
 #: sigmoid curvature is at most 1/4; the squared hinge's is 1 where active)
@@ -49,18 +53,29 @@ class LowRankPreconditioner:
         self.basis, self.scales, self.xp = basis, scales, xp
 
     @classmethod
-    def from_features(cls, standardized, alpha, loss, xp, rank=RANK):
-        """Fit ``T`` to standardized features ``S`` (n, d) for penalty ``alpha``."""
+    def from_features(cls, standardized, alpha, loss, xp, rank=RANK, runner=None):
+        """Fit ``T`` to standardized features ``S`` (n, d) for penalty ``alpha``.
+
+        The products over the samples run in the chunks of ``runner`` (a
+        :class:`~sklearn_ckn._chunks.ChunkRunner`, one made here when None).
+        """
+        if runner is None:
+            with ChunkRunner(xp, ROWS) as runner:
+                return cls.from_features(
+                    standardized, alpha, loss, xp, rank=rank, runner=runner
+                )
         n, d = standardized.shape
         rank = max(1, min(rank, d, n))
         dtype, dev = standardized.dtype, array_device(standardized)
         # a fixed seed: the preconditioner changes the path, not the model
         omega = np.random.default_rng(0).standard_normal((d, rank))
         omega = xp.asarray(omega, dtype=dtype, device=dev)
-        sketch = xp.matrix_transpose(standardized) @ (standardized @ omega)
+        sketch = rows_gram(
+            runner, standardized, rows_times(runner, standardized, omega, xp), xp
+        )
         basis, _ = xp.linalg.qr(sketch)
-        projected = standardized @ basis
-        small = xp.matrix_transpose(projected) @ projected / n
+        projected = rows_times(runner, standardized, basis, xp)
+        small = rows_gram(runner, projected, projected, xp) / n
         # the r x r eigenproblem in the most precise dtype: cheap, and its
         # small eigenvalues must not come out negative
         eigvals, eigvecs = xp.linalg.eigh(xp.astype(small, max_float_dtype(xp, dev)))

@@ -276,7 +276,7 @@ class CKNTrainer:
         """Objective on one batch and its gradient for every parameter.
 
         The batch is processed in chunks by ``runner`` (a
-        :class:`~sklearn_ckn._network.ChunkRunner`, made for this call when
+        :class:`~sklearn_ckn._chunks.ChunkRunner`, made for this call when
         None): each chunk's forward and backward passes give its share of the
         loss and of every gradient, summed in chunk order; the path through
         each layer's M is then taken once for the whole batch.

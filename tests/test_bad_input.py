@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
 
 from sklearn_ckn import CKNClassifier, CKNFeatureExtractor
 
@@ -164,6 +166,26 @@ def test_a_deeper_layer_with_too_few_patches_learns_fewer_filters(kind):
         filters=fitted.filters_, image_shape=(8, 8), subsampling=2
     ).fit(X)
     np.testing.assert_array_equal(given.transform(_clean()), features)
+
+
+@pytest.mark.parametrize("how", ["extractor", "classifier", "pipeline"])
+def test_warnings_point_at_the_users_line(how):
+    """Reported at the caller's line, not inside the package or scikit-learn
+    (whatever decorators and wrappers lie between)."""
+    X, y = np.zeros((12, 64)), _labels(12)
+    X[:, 27] = 1.0
+    estimator = _new("extractor" if how == "extractor" else "classifier")
+    estimator.set_params(n_filters=(20,))
+    if how == "pipeline":
+        estimator = make_pipeline(FunctionTransformer(), estimator)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        estimator.fit(X, y)
+    messages = [w for w in record if "distinct non-zero patches" in str(w.message)]
+    assert messages and all(w.filename == __file__ for w in messages)
+    if how != "extractor":  # the classifier's ConvergenceWarning (max_iter=2)
+        stopped = [w for w in record if issubclass(w.category, ConvergenceWarning)]
+        assert stopped and all(w.filename == __file__ for w in stopped)
 
 
 @pytest.mark.parametrize("call", CALLS)
