@@ -6,8 +6,13 @@ gives the same centroids on every backend.
 """
 
 from ._backend import array_device
+from ._chunks import ChunkRunner, rows_gram, rows_times
 
 __all__ = ["TooFewDistinctPatchesError", "spherical_kmeans"]
+
+#: points per chunk of the products over the points: fixed, so that the
+#: centroids do not depend on the number of threads
+ROWS = 2048
 
 
 class TooFewDistinctPatchesError(ValueError):
@@ -32,7 +37,7 @@ def _duplicate_tolerance(dtype, xp):
     return 64 * float(xp.finfo(dtype).eps)
 
 
-def _kmeans_plus_plus(x, n_clusters, rng, xp):
+def _kmeans_plus_plus(x, n_clusters, rng, xp, runner):
     """k-means++ seeding on the sphere, with squared chord 2 - 2 cos as distance.
 
     Raises :class:`TooFewDistinctPatchesError` when every point already
@@ -42,7 +47,7 @@ def _kmeans_plus_plus(x, n_clusters, rng, xp):
     tol = _duplicate_tolerance(x.dtype, xp)
     first = int(rng.integers(n))
     centers = [x[first, :]]
-    dist = xp.clip(2.0 - 2.0 * (x @ centers[0]), 0.0, None)
+    dist = xp.clip(2.0 - 2.0 * rows_times(runner, x, centers[0], xp), 0.0, None)
     for j in range(1, n_clusters):
         dist = xp.where(dist > tol, dist, xp.zeros_like(dist))
         cumulative = xp.cumulative_sum(dist)
@@ -57,7 +62,8 @@ def _kmeans_plus_plus(x, n_clusters, rng, xp):
         if float(dist[pick]) <= 0.0:
             pick = int(xp.argmax(dist))
         centers.append(x[pick, :])
-        dist = xp.minimum(dist, xp.clip(2.0 - 2.0 * (x @ centers[-1]), 0.0, None))
+        cosines = rows_times(runner, x, centers[-1], xp)
+        dist = xp.minimum(dist, xp.clip(2.0 - 2.0 * cosines, 0.0, None))
     return xp.stack(centers, axis=0)
 
 
@@ -107,19 +113,26 @@ def spherical_kmeans(x, n_clusters, *, rng, xp, max_iter=100, tol=1e-5):
     TooFewDistinctPatchesError
         If ``x`` holds fewer than ``n_clusters`` distinct points.
     """
-    centroids = _kmeans_plus_plus(x, n_clusters, rng, xp)
+    with ChunkRunner(xp, ROWS) as runner:
+        return _lloyd(x, n_clusters, rng, xp, runner, max_iter, tol)
+
+
+def _lloyd(x, n_clusters, rng, xp, runner, max_iter, tol):
+    """k-means++ seeding, then Lloyd iterations; the products over the points
+    run in ``runner``'s chunks (the same centroids whatever the threads)."""
+    centroids = _kmeans_plus_plus(x, n_clusters, rng, xp, runner)
     cluster_ids = xp.reshape(xp.arange(n_clusters, device=array_device(x)), (1, -1))
     previous = -float("inf")
     n_iter = 0
     while n_iter < max_iter:
         n_iter += 1
-        similarity = x @ xp.matrix_transpose(centroids)
+        similarity = rows_times(runner, x, xp.matrix_transpose(centroids), xp)
         labels = xp.argmax(similarity, axis=1)
         best = xp.max(similarity, axis=1)
         objective = float(xp.mean(best))
         # a one-hot product replaces the scatter-add the standard lacks
         onehot = xp.astype(xp.reshape(labels, (-1, 1)) == cluster_ids, x.dtype)
-        sums = xp.matrix_transpose(onehot) @ x
+        sums = rows_gram(runner, onehot, x, xp)
         counts = xp.sum(onehot, axis=0)
         empty = []
         if (
