@@ -146,7 +146,17 @@ image_shape, channel_axis, n_patches, filters, whitening, whitening_reg :
     validation_fraction : float, default=0.1
         Fraction held out for early stopping.
     warm_start : bool, default=False
-        Continue from the previous fit instead of starting again.
+        Continue from the previous fit instead of starting again, as
+        :class:`~sklearn.neural_network.MLPClassifier` does: ``y`` must hold
+        the classes of that fit, and the network's settings (``n_filters``,
+        ``patch_size``, ``subsampling``, ``kernel``, ``sigma``, ``padding``,
+        ``eps``, ``image_shape``, ``channel_axis``, ``whitening``,
+        ``whitening_reg``) and ``loss`` must be those it was fitted with,
+        otherwise ``fit`` raises a ValueError (set ``warm_start=False`` to
+        fit a new model); ``filters``, ``n_patches`` and ``random_state``
+        only shape a new model. The training settings (``alpha``, the
+        solver's step sizes, ``max_iter``, ...) are read anew, with a fresh
+        optimizer. ``partial_fit`` checks the same.
     shuffle : bool, default=True
         Shuffle the samples at each epoch.
     device : {"auto", "cpu", "cuda"}, default="auto"
@@ -179,7 +189,8 @@ image_shape, channel_axis, n_patches, filters, whitening, whitening_reg :
 whitening_mean_, whitening_matrix_ :
         As in :class:`CKNFeatureExtractor`.
     loss_curve_ : list of float
-        Mean training objective of each epoch.
+        Mean training objective of each epoch, since the model was created
+        (warm-started fits and ``partial_fit`` append to it).
     best_loss_ : float or None
         Lowest training objective (None with ``early_stopping``).
     validation_scores_ : list of float or None
@@ -187,7 +198,8 @@ whitening_mean_, whitening_matrix_ :
     best_validation_score_ : float or None
         Best validation accuracy with ``early_stopping``.
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run by the last call to ``fit`` (1 after
+        ``partial_fit``), as in :class:`~sklearn.neural_network.MLPClassifier`.
 
     Notes
     -----
@@ -366,6 +378,12 @@ whitening_mean_, whitening_matrix_ :
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 "is None."
             )
+        if incremental and self.early_stopping:
+            raise ValueError(
+                "partial_fit does not support early_stopping=True (it trains one "
+                "epoch on the data given, with no validation split); set "
+                "early_stopping=False."
+            )
         if resume:
             # copies: the fit publishes its results at the end (_publish), and
             # one that fails leaves the model it started from untouched
@@ -375,6 +393,7 @@ whitening_mean_, whitening_matrix_ :
                     f"loss={self.loss!r} differs from the loss the model was trained "
                     f"with ({trainer.config.loss!r}); fit a new model to change it."
                 )
+            self._check_same_network(incremental)
             maps = self._validate_images(X, reset=False)[0]
             # a loaded model's trainer is on the host (it pickles there): it
             # trains on where the estimator's device and input say
@@ -450,15 +469,62 @@ whitening_mean_, whitening_matrix_ :
                 ),
                 **vars(record),
                 "classes_": classes_,
+                "_network_settings": (
+                    getattr(self, "_network_settings", None)
+                    if resume
+                    else {
+                        name: copy.deepcopy(value)
+                        for name, value in self.get_params(deep=False).items()
+                        if name in NETWORK_PARAMS
+                    }
+                ),
                 "_trainer": trainer,
                 "_rng": rng,
             }
         )
         return self
 
+    def _check_same_network(self, incremental):
+        """Refuse to continue a model whose network settings were changed
+        since it was fitted (``set_params``), instead of silently keeping
+        the old network."""
+        fitted = getattr(self, "_network_settings", None)
+        if fitted is None:  # a model pickled before the settings were kept
+            return
+        now = self.get_params(deep=False)
+        changed = [
+            name
+            for name in NETWORK_PARAMS
+            if not _same_setting(now[name], fitted[name])
+        ]
+        if changed:
+            what = ", ".join(
+                f"{name}={now[name]!r} (fitted with {fitted[name]!r})"
+                for name in changed
+            )
+            how = "partial_fit" if incremental else "warm_start=True"
+            raise ValueError(
+                f"{how} continues the fitted network, but {what} changed since it "
+                "was fitted. Set the settings back, or fit a new model (with "
+                "warm_start=False)."
+            )
+
     def _resolve_classes(self, y, classes, incremental, resume):
         if resume:
-            unseen = np.setdiff1d(np.unique(y), self.classes_)
+            present = np.unique(y)
+            if incremental and classes is not None:
+                if not np.array_equal(np.unique(_labels(classes)), self.classes_):
+                    raise ValueError(
+                        f"`classes={classes!r}` is not the same as on last call to "
+                        f"partial_fit, was: {self.classes_!r}"
+                    )
+            elif not incremental and not np.array_equal(present, self.classes_):
+                raise ValueError(
+                    "warm_start can only be used where `y` has the same classes as "
+                    f"in the previous call to fit. Previously got "
+                    f"{self.classes_.tolist()}, `y` has {present.tolist()}."
+                )
+            unseen = np.setdiff1d(present, self.classes_)
             if unseen.size:
                 raise ValueError(
                     f"y holds labels {unseen.tolist()} that are not in classes_ "
@@ -845,15 +911,44 @@ class _TrainingRecord:
 
     @classmethod
     def of(cls, estimator):
-        """A copy of a fitted estimator's record, to resume from."""
+        """A copy of a fitted estimator's record, to resume from: the curves
+        go on, the epoch count starts again (it counts this call's)."""
         scores = estimator.validation_scores_
         return cls(
             list(estimator.loss_curve_),
-            estimator.n_iter_,
+            0,
             estimator.best_loss_,
             None if scores is None else list(scores),
             estimator.best_validation_score_,
         )
+
+
+#: the settings that define the network: a continued fit must find them as
+#: they were fitted (filters, n_patches and random_state only start a model)
+NETWORK_PARAMS = (
+    "n_filters",
+    "patch_size",
+    "subsampling",
+    "kernel",
+    "sigma",
+    "padding",
+    "eps",
+    "image_shape",
+    "channel_axis",
+    "whitening",
+    "whitening_reg",
+)
+
+
+def _same_setting(a, b):
+    """Equality of two parameter values: numbers, strings, None, and
+    sequences of them (a tuple equals the list with the same entries)."""
+    sequences = (list, tuple, np.ndarray)
+    if isinstance(a, sequences) or isinstance(b, sequences):
+        if not (isinstance(a, sequences) and isinstance(b, sequences)):
+            return False
+        return len(a) == len(b) and all(_same_setting(x, y) for x, y in zip(a, b))
+    return bool(a == b)
 
 
 #: an epoch whose mean training loss exceeds this many times the lowest one

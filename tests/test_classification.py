@@ -150,14 +150,15 @@ def test_partial_fit_and_warm_start_resume(digits):
         clf.partial_fit(X, y)
     clf.partial_fit(X[:150], y[:150], classes=np.arange(10))
     clf.partial_fit(X[150:], y[150:])
-    assert clf.n_iter_ == 2 and len(clf.loss_curve_) == 2
+    # as MLPClassifier: n_iter_ counts this call's epochs, the curve them all
+    assert clf.n_iter_ == 1 and len(clf.loss_curve_) == 2
     with pytest.raises(ValueError, match="not in classes_"):
         clf.partial_fit(X[:5], np.full(5, 42))
 
     warm = _quiet_fit(_small(max_iter=2, warm_start=True), X, y)
     first = [w.copy() for w in warm.filters_]
     _quiet_fit(warm, X, y)
-    assert warm.n_iter_ == 4 and len(warm.loss_curve_) == 4
+    assert warm.n_iter_ == 2 and len(warm.loss_curve_) == 4
     assert not np.array_equal(first[0], warm.filters_[0])
 
 
@@ -205,7 +206,7 @@ def test_head_alpha_refits_the_head_on_the_trained_filters(digits):
     refitted.partial_fit(X, y)
     plain.partial_fit(X, y)
     np.testing.assert_array_equal(refitted.filters_[1], plain.filters_[1])
-    assert refitted.n_iter_ == 4
+    assert refitted.n_iter_ == 1 and len(refitted.loss_curve_) == 4
 
 
 def _head_gradient(clf, X, y):
@@ -331,7 +332,7 @@ def test_keyboard_interrupt_leaves_a_usable_model(digits, monkeypatch):
     assert clf.predict(X).shape == (len(X),)
     monkeypatch.setattr(_training.CKNTrainer, "train_epoch", original)
     clf.partial_fit(X, y)  # resumes
-    assert clf.n_iter_ == 2
+    assert clf.n_iter_ == 1 and len(clf.loss_curve_) == 2
 
 
 def test_y_is_required_and_must_be_classes(digits):
@@ -349,7 +350,8 @@ def test_warm_start_may_switch_early_stopping_and_settings(digits):
     clf = _quiet_fit(_small(max_iter=1, warm_start=True), X, y)
     clf.set_params(early_stopping=True, max_iter=2, learning_rate_init=1e-4)
     _quiet_fit(clf, X, y)
-    assert len(clf.validation_scores_) == 2 and clf.n_iter_ == 3
+    assert len(clf.validation_scores_) == clf.n_iter_ == 2
+    assert len(clf.loss_curve_) == 3
     assert clf._trainer.learning_rate == 1e-4
     clf.set_params(loss="log_loss")
     with pytest.raises(ValueError, match="differs from the loss the model was trained"):
@@ -386,3 +388,61 @@ def test_log_probabilities_of_confident_predictions_are_finite(digits, binary):
     assert np.isfinite(log_proba).all()
     expected = scores - logsumexp(scores, axis=1, keepdims=True)
     np.testing.assert_allclose(log_proba, expected, rtol=1e-12, atol=1e-9)
+
+
+def test_partial_fit_refuses_other_classes_and_early_stopping(digits):
+    """As MLPClassifier: ``classes`` must stay what the first call said, and
+    partial_fit has no validation split to stop early on."""
+    X, y = digits
+    clf = _small().partial_fit(X, y, classes=np.arange(10))
+    with pytest.raises(ValueError, match=r"`classes=.*` is not the same as on last"):
+        clf.partial_fit(X, y, classes=np.arange(12))
+    clf.partial_fit(X, y, classes=np.arange(10))  # the same classes: fine
+    with pytest.raises(ValueError, match="partial_fit does not support early_stop"):
+        _small(early_stopping=True).partial_fit(X, y, classes=np.arange(10))
+    with pytest.raises(ValueError, match="partial_fit does not support early_stop"):
+        clf.set_params(early_stopping=True).partial_fit(X, y)
+
+
+def test_warm_start_needs_the_same_classes(digits):
+    X, y = digits
+    clf = _quiet_fit(_small(max_iter=1, warm_start=True), X, y)
+    keep = y < 8
+    with pytest.raises(ValueError, match="warm_start can only be used where `y` has"):
+        clf.fit(X[keep], y[keep])
+    assert list(clf.classes_) == list(range(10))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"n_filters": (4, 8)},
+        {"kernel": "poly"},
+        {"sigma": 0.5},
+        {"subsampling": 3},
+        {"whitening": "images"},
+    ],
+    ids=lambda change: next(iter(change)),
+)
+@pytest.mark.parametrize("how", ["warm_start", "partial_fit"])
+def test_a_changed_network_is_not_continued_silently(digits, change, how):
+    X, y = digits
+    clf = _quiet_fit(_small(max_iter=1, warm_start=how == "warm_start"), X, y)
+    filters = [w.copy() for w in clf.filters_]
+    clf.set_params(**change)
+    name = next(iter(change))
+    with pytest.raises(ValueError, match=f"{name}=.*changed since it was fitted"):
+        if how == "warm_start":
+            clf.fit(X, y)
+        else:
+            clf.partial_fit(X, y)
+    for a, b in zip(clf.filters_, filters):  # the fitted model is untouched
+        np.testing.assert_array_equal(a, b)
+    # a new model (warm_start off) takes the new settings
+    clf.set_params(warm_start=False)
+    _quiet_fit(clf, X, y)
+    assert clf.n_iter_ == 1 and len(clf.loss_curve_) == 1
+    # the same settings in another spelling (a list for a tuple) continue
+    clf.set_params(warm_start=True, n_filters=list(clf.n_filters))
+    _quiet_fit(clf, X, y)
+    assert len(clf.loss_curve_) == 2
