@@ -30,7 +30,9 @@ autosummary_generate = True
 # mixins' methods keep their own documentation in scikit-learn's
 autodoc_default_options = {
     "members": True,
-    "exclude-members": "set_partial_fit_request,set_score_request,score",
+    "exclude-members": (
+        "set_fit_request,set_partial_fit_request,set_score_request,score"
+    ),
 }
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False

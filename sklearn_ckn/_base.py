@@ -45,6 +45,7 @@ from ._lintrans import lintrans
 from ._network import (
     fit_layers_unsupervised,
     learn_patch_whitening,
+    take_rows,
     transform_in_batches,
 )
 from ._patches import filters_from_internal, filters_to_internal
@@ -131,12 +132,13 @@ class CKNBase(BaseEstimator):
 
     # ------------------------------------------------------------------ input
 
-    def _validate_images(self, X, *, reset):
+    def _validate_images(self, X, *, reset, learn_rows=None):
         """Validate ``X`` and return it as the network's input: channels-last
         maps (n, *spatial, C), whitened when the model whitens.
 
         With ``reset`` the per-sample shape is read from ``X`` and the
-        parameters, and the whitening learned from ``X``; otherwise ``X`` is
+        parameters, and the whitening learned from ``X`` (its rows
+        ``learn_rows`` when given); otherwise ``X`` is
         checked against ``image_shape_``, whitened as in the fit and laid out
         with the channel axis of the fit (the parameters may have been
         changed since: what inference reads is fitted state).
@@ -174,7 +176,8 @@ class CKNBase(BaseEstimator):
         if reset:
             channel_axis = self.channel_axis
             shape = fit_image_shape(X.shape, self.image_shape, channel_axis)
-            whitening = learned = self._learn_whitening(X)
+            learn_from = X if learn_rows is None else take_rows(X, learn_rows)
+            whitening = learned = self._learn_whitening(learn_from)
         else:
             channel_axis, shape = self._channel_axis, self.image_shape_
             check_image_shape(X.shape, shape, channel_axis, type(self).__name__)
@@ -238,10 +241,13 @@ class CKNBase(BaseEstimator):
         ):
             del state["feature_names_in_"]  # fitted on an array without names
 
-    def _fit_setup(self, X):
+    def _fit_setup(self, X, learn_rows=None):
         """Validated (and whitened) maps, resolved layers and the compute
-        namespace of a fit."""
-        maps, shape, feature_names, whitening = self._validate_images(X, reset=True)
+        namespace of a fit. ``learn_rows`` (host indices, or None for all):
+        the samples the whitening and the filters learn from."""
+        maps, shape, feature_names, whitening = self._validate_images(
+            X, reset=True, learn_rows=learn_rows
+        )
         channel_axis = self.channel_axis
         spatial, n_channels, _ = split_channels(shape, channel_axis)
         specs = resolve_layer_specs(
@@ -262,6 +268,7 @@ class CKNBase(BaseEstimator):
             xp,
             dev,
             _float_dtype(xp, maps.dtype),
+            learn_rows,
         )
 
     def _initial_params(self, setup):
@@ -274,7 +281,7 @@ class CKNBase(BaseEstimator):
         xp, dev, dtype = setup.xp, setup.dev, setup.dtype
         if self.filters is None:
             params, specs, shapes = self._learn_filters(
-                setup.maps, setup.specs, setup.shapes, xp, dev, dtype
+                setup.learning_maps(), setup.specs, setup.shapes, xp, dev, dtype
             )
             return params, dataclasses.replace(setup, specs=specs, shapes=shapes)
         whitening = ()
@@ -297,7 +304,7 @@ class CKNBase(BaseEstimator):
         learned)."""
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         return learn_patch_whitening(
-            setup.maps,
+            setup.learning_maps(),
             setup.specs,
             setup.shapes,
             n_patches=self.n_patches,
@@ -602,6 +609,15 @@ class _FitSetup:
     xp: object
     dev: object
     dtype: object
+    #: host indices of the samples the unsupervised parts learn from (None:
+    #: all of them)
+    learn_rows: object = None
+
+    def learning_maps(self):
+        """The maps the whitening and the k-means learn from."""
+        if self.learn_rows is None:
+            return self.maps
+        return take_rows(self.maps, self.learn_rows)
 
 
 def _too_few_patches_message(layer, n_filters, n_distinct, maps):

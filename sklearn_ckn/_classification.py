@@ -10,9 +10,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
+    _check_sample_weight,
+    _num_samples,
     assert_all_finite,
     check_consistent_length,
     column_or_1d,
@@ -145,6 +148,12 @@ image_shape, channel_axis, n_patches, filters, whitening, whitening_reg :
         its accuracy stops improving, and keep the best weights.
     validation_fraction : float, default=0.1
         Fraction held out for early stopping.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, multiplying ``sample_weight``: ``{label:
+        weight}`` (missing labels weigh 1), ``"balanced"`` for
+        ``n_samples / (n_classes * np.bincount(y))`` (with
+        :func:`~sklearn.utils.class_weight.compute_class_weight`; not in
+        ``partial_fit``, which does not see the whole data), or None.
     warm_start : bool, default=False
         Continue from the previous fit instead of starting again, as
         :class:`~sklearn.neural_network.MLPClassifier` does: ``y`` must hold
@@ -252,6 +261,7 @@ whitening_mean_, whitening_matrix_ :
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "class_weight": [None, StrOptions({"balanced"}), dict],
         "warm_start": ["boolean"],
         "shuffle": ["boolean"],
     }
@@ -287,6 +297,7 @@ whitening_mean_, whitening_matrix_ :
         n_iter_no_change=10,
         early_stopping=False,
         validation_fraction=0.1,
+        class_weight=None,
         warm_start=False,
         shuffle=True,
         device="auto",
@@ -326,13 +337,14 @@ whitening_mean_, whitening_matrix_ :
         self.n_iter_no_change = n_iter_no_change
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.class_weight = class_weight
         self.warm_start = warm_start
         self.shuffle = shuffle
 
     # ----------------------------------------------------------------- fit
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train the filters and the head on ``(X, y)``.
 
         Parameters
@@ -341,16 +353,26 @@ whitening_mean_, whitening_matrix_ :
             Training images or signals (see ``image_shape``).
         y : array-like of shape (n_samples,)
             Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples (None: all 1). The loss of the
+            initial head, of training and of the final head is their weighted
+            mean, the standardization of the features their weighted mean and
+            standard deviation, and the early-stopping accuracy is weighted;
+            integer weights train as repeated samples would with a full-batch
+            solver (mini-batches of repeated samples are other batches). The
+            unsupervised start (the whitening and the k-means on sampled
+            patches) learns from the samples of positive weight, each counted
+            once: a sample of weight 0 plays no part at all.
 
         Returns
         -------
         self : object
             Fitted classifier.
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch on ``(X, y)``; the first call also initializes the model.
 
         Parameters
@@ -361,16 +383,20 @@ whitening_mean_, whitening_matrix_ :
             Class labels.
         classes : array-like of shape (n_classes,), default=None
             Every class that will ever be seen; required on the first call.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples, as in :meth:`fit`.
 
         Returns
         -------
         self : object
             Updated classifier.
         """
-        return self._fit(X, y, incremental=True, classes=classes)
+        return self._fit(
+            X, y, incremental=True, classes=classes, sample_weight=sample_weight
+        )
 
     @thread_count_independent
-    def _fit(self, X, y, *, incremental, classes=None):
+    def _fit(self, X, y, *, incremental, classes=None, sample_weight=None):
         fitted = hasattr(self, "_trainer")
         resume = fitted and (incremental or self.warm_start)
         if y is None:
@@ -378,6 +404,14 @@ whitening_mean_, whitening_matrix_ :
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 "is None."
             )
+        if incremental and isinstance(self.class_weight, str):
+            raise ValueError(
+                "class_weight='balanced' is not supported for partial_fit, which "
+                "does not see the whole data: pass a dict of class weights (e.g. "
+                "from sklearn.utils.class_weight.compute_class_weight on all the "
+                "labels)."
+            )
+        sample_weight = _host_sample_weight(sample_weight, X)
         if incremental and self.early_stopping:
             raise ValueError(
                 "partial_fit does not support early_stopping=True (it trains one "
@@ -414,7 +448,7 @@ whitening_mean_, whitening_matrix_ :
                 trainer.dtype,
             )
         else:
-            setup = self._fit_setup(X)
+            setup = self._fit_setup(X, _positive_rows(sample_weight))
             maps = setup.maps
             rng = np.random.default_rng(
                 check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
@@ -424,9 +458,11 @@ whitening_mean_, whitening_matrix_ :
         check_classification_targets(y)
         classes_ = self._resolve_classes(y, classes, incremental, resume)
         class_index = np.searchsorted(classes_, y)
+        weights = self._sample_weights(sample_weight, y, classes_, class_index)
         train_rows, val_rows = self._split(class_index, incremental, rng)
         x_train = maps if train_rows is None else take_rows(maps, train_rows)
         train_index = class_index if train_rows is None else class_index[train_rows]
+        w_train = _rows_of(weights, train_rows)
         if resume and not incremental:
             # a warm-started fit takes the current settings and a fresh
             # optimizer, as MLPClassifier does; partial_fit keeps both
@@ -437,12 +473,16 @@ whitening_mean_, whitening_matrix_ :
         if resume:
             record = _TrainingRecord.of(self)
         else:
-            trainer.init_head(x_train, targets)
+            trainer.init_head(x_train, targets, w_train)
             record = _TrainingRecord.new(self.early_stopping)
         validation = (
             None
             if val_rows is None
-            else (take_rows(maps, val_rows), class_index[val_rows])
+            else (
+                take_rows(maps, val_rows),
+                class_index[val_rows],
+                _rows_of(weights, val_rows),
+            )
         )
         self._run_epochs(
             trainer,
@@ -453,8 +493,9 @@ whitening_mean_, whitening_matrix_ :
             n_epochs=1 if incremental else self.max_iter,
             rng=rng,
             incremental=incremental,
+            weights=w_train,
         )
-        head = self._final_head(trainer, x_train, targets)
+        head = self._final_head(trainer, x_train, targets, w_train)
         keep = self._to_input_namespace
         self._publish(
             {
@@ -508,6 +549,31 @@ whitening_mean_, whitening_matrix_ :
                 "was fitted. Set the settings back, or fit a new model (with "
                 "warm_start=False)."
             )
+
+    def _sample_weights(self, sample_weight, y, classes_, class_index):
+        """Each sample's weight: ``sample_weight`` times its class's weight;
+        None when every sample weighs the same (the plain means, exactly)."""
+        weights = sample_weight
+        if self.class_weight is not None:
+            present = np.isin(classes_, y)
+            per_class = np.ones(classes_.shape[0])
+            # "balanced" counts the classes present in y (a partial_fit may
+            # announce more); a dict gives its classes, 1 to the others
+            per_class[present] = compute_class_weight(
+                self.class_weight, classes=classes_[present], y=y
+            )
+            per_class = per_class[class_index]
+            weights = per_class if weights is None else weights * per_class
+        if weights is None:
+            return None
+        if not np.sum(weights) > 0:
+            raise ValueError(
+                "The samples' weights (sample_weight times the class weights) sum "
+                "to 0: at least one sample must have a positive weight."
+            )
+        if np.all(weights == weights[0]):
+            return None
+        return weights
 
     def _resolve_classes(self, y, classes, incremental, resume):
         if resume:
@@ -617,9 +683,11 @@ whitening_mean_, whitening_matrix_ :
         n_epochs,
         rng,
         incremental,
+        weights=None,
     ):
         """The epoch loop: stopping rules, best-weight tracking, interruption
-        and divergence; the curves and scores go to ``record``."""
+        and divergence; the curves and scores go to ``record``. ``weights``:
+        the training samples' (host), or None."""
         best_params = None
         no_improvement = 0
         # the parameters each epoch started from, kept for the epoch with the
@@ -635,7 +703,7 @@ whitening_mean_, whitening_matrix_ :
             for _ in range(n_epochs):
                 start = trainer.snapshot()
                 try:
-                    value = trainer.train_epoch(x_train, targets, rng)
+                    value = trainer.train_epoch(x_train, targets, rng, weights)
                 except FloatingPointError:
                     value = np.inf
                 record.n_iter_ += 1
@@ -716,22 +784,31 @@ whitening_mean_, whitening_matrix_ :
         )
 
     @staticmethod
-    def _accuracy(trainer, x, class_index):
+    def _accuracy(trainer, x, class_index, weights=None):
+        """Accuracy on ``x``, weighted by ``weights`` when given (and not all
+        0), as scikit-learn's ``accuracy_score``."""
         scores = to_numpy(trainer.decision_function(x))
         if scores.shape[1] == 1:
             predicted = (scores[:, 0] > 0).astype(int)
         else:
             predicted = scores.argmax(axis=1)
-        return float(np.mean(predicted == class_index))
+        correct = predicted == class_index
+        if weights is None or not np.any(weights > 0):
+            return float(np.mean(correct))
+        return float(np.sum(weights * correct) / np.sum(weights))
 
-    def _final_head(self, trainer, x_train, targets):
+    def _final_head(self, trainer, x_train, targets, weights=None):
         """The head predict reads: the trained one, or its refit at ``head_alpha``."""
         trained = (trainer.coef, trainer.intercept, trainer.mean, trainer.scale)
         if self.head_alpha is None:
             return trained
         try:
             solution = trainer.solve_head(
-                x_train, targets, float(self.head_alpha), self.head_max_iter
+                x_train,
+                targets,
+                float(self.head_alpha),
+                self.head_max_iter,
+                weights=weights,
             )
         except KeyboardInterrupt:
             warn_user(
@@ -921,6 +998,33 @@ class _TrainingRecord:
             None if scores is None else list(scores),
             estimator.best_validation_score_,
         )
+
+
+def _host_sample_weight(sample_weight, X):
+    """``sample_weight`` validated (one non-negative, finite weight per
+    sample of ``X``) as a float64 host array, or None."""
+    if sample_weight is None:
+        return None
+    if is_array_api_obj(sample_weight) and not isinstance(sample_weight, np.ndarray):
+        sample_weight = to_numpy(sample_weight)
+    return _check_sample_weight(
+        sample_weight,
+        np.empty((_num_samples(X), 0)),
+        dtype=np.float64,
+        ensure_non_negative=True,
+    )
+
+
+def _positive_rows(sample_weight):
+    """Indices of the samples of positive weight; None when all are."""
+    if sample_weight is None or np.all(sample_weight > 0):
+        return None
+    return np.flatnonzero(sample_weight > 0)
+
+
+def _rows_of(weights, rows):
+    """``weights[rows]`` (None: all rows; None stays None)."""
+    return weights if weights is None or rows is None else weights[rows]
 
 
 #: the settings that define the network: a continued fit must find them as

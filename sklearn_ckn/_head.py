@@ -44,10 +44,21 @@ def encode_targets(class_index, n_classes, loss, xp, dtype):
     return 2.0 * onehot - 1.0 if loss == "squared_hinge" else onehot
 
 
-def feature_statistics(phi, xp):
-    """Mean and scale (standard deviation, 1 where it vanishes) of each feature."""
-    mean = xp.mean(phi, axis=0)
-    scale = xp.std(phi, axis=0)
+def feature_statistics(phi, xp, weights=None):
+    """Mean and scale (standard deviation, 1 where it vanishes) of each feature.
+
+    ``weights``, when given, are the rows' weights summing to 1: the weighted
+    mean and standard deviation (those of the data with each row repeated in
+    proportion to its weight).
+    """
+    if weights is None:
+        mean = xp.mean(phi, axis=0)
+        scale = xp.std(phi, axis=0)
+    else:
+        column = xp.reshape(weights, (-1, 1))
+        mean = xp.sum(column * phi, axis=0)
+        centred = phi - mean
+        scale = xp.sqrt(xp.sum(column * (centred * centred), axis=0))
     scale = xp.where(scale > 0, scale, xp.ones_like(scale))
     return mean, scale
 
@@ -68,24 +79,29 @@ def _log_sigmoids(f, xp):
     return xp.concat([_log_sigmoid(-f, xp), _log_sigmoid(f, xp)], axis=1)
 
 
-def loss_and_gradient(f, targets, loss, xp):
+def loss_and_gradient(f, targets, loss, xp, weights=None):
     """Mean loss over the rows of ``f`` and its gradient with respect to ``f``.
 
     ``squared_hinge``: 0.5 sum_k max(0, 1 - t_k f_k)^2 per sample.
     ``log_loss``: binary logistic loss for one column, multinomial otherwise.
+    ``weights``, when given, are the rows' weights summing to 1: the weighted
+    mean, sum_i w_i loss_i, instead of the mean.
     """
-    n = f.shape[0]
     if loss == "squared_hinge":
         margin = xp.clip(1.0 - targets * f, 0.0, None)
-        return float(0.5 * xp.sum(margin * margin)) / n, -(targets * margin) / n
-    if f.shape[1] == 1:
+        losses, g_f = 0.5 * (margin * margin), -(targets * margin)
+    elif f.shape[1] == 1:
         # -t log s(f) - (1 - t) log s(-f)
-        value = -xp.sum(
-            targets * _log_sigmoid(f, xp) + (1 - targets) * _log_sigmoid(-f, xp)
-        )
-        return float(value) / n, (xp.exp(_log_sigmoid(f, xp)) - targets) / n
-    log_proba = _log_softmax(f, xp)
-    return float(-xp.sum(targets * log_proba)) / n, (xp.exp(log_proba) - targets) / n
+        losses = -(targets * _log_sigmoid(f, xp) + (1 - targets) * _log_sigmoid(-f, xp))
+        g_f = xp.exp(_log_sigmoid(f, xp)) - targets
+    else:
+        log_proba = _log_softmax(f, xp)
+        losses, g_f = -(targets * log_proba), xp.exp(log_proba) - targets
+    if weights is None:
+        n = f.shape[0]
+        return float(xp.sum(losses)) / n, g_f / n
+    column = xp.reshape(weights, (-1, 1))
+    return float(xp.sum(column * losses)), column * g_f
 
 
 def _log_softmax(f, xp):

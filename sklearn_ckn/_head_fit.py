@@ -32,6 +32,7 @@ def fit_head(
     max_iter,
     precondition=True,
     tol=1e-5,
+    row_weights=None,
 ):
     """Minimize the head's objective from ``(coef, intercept)``.
 
@@ -55,6 +56,9 @@ def fit_head(
         Stop when the largest entry of the gradient of the weights and
         intercepts is at most ``tol`` times max(1, objective), or when an
         iteration lowers the objective by at most ``1e-4 * tol`` of it.
+    row_weights : array of shape (n,) or None, default=None
+        The rows' weights, summing to 1: the weighted mean loss; None: the
+        mean.
 
     Returns
     -------
@@ -75,6 +79,7 @@ def fit_head(
             max_iter=max_iter,
             precondition=precondition,
             tol=tol,
+            row_weights=row_weights,
         )
 
 
@@ -91,12 +96,13 @@ def _fit_head(
     max_iter,
     precondition,
     tol,
+    row_weights,
 ):
     shape = coef.shape
     size = shape[0] * shape[1]
     precond = (
         LowRankPreconditioner.from_features(
-            standardized, alpha, loss, xp, runner=runner
+            standardized, alpha, loss, xp, runner=runner, row_weights=row_weights
         )
         if precondition
         else None
@@ -108,7 +114,9 @@ def _fit_head(
     def objective(flat):
         w = weights(xp.reshape(flat[:size], shape))
         scores = rows_times(runner, standardized, xp.matrix_transpose(w), xp)
-        value, g_f = loss_and_gradient(scores + flat[size:], targets, loss, xp)
+        value, g_f = loss_and_gradient(
+            scores + flat[size:], targets, loss, xp, row_weights
+        )
         value += 0.5 * alpha * float(xp.sum(w * w))
         g_w = rows_gram(runner, g_f, standardized, xp) + alpha * w
         g_w = xp.reshape(weights(g_w), (-1,))

@@ -53,16 +53,27 @@ class LowRankPreconditioner:
         self.basis, self.scales, self.xp = basis, scales, xp
 
     @classmethod
-    def from_features(cls, standardized, alpha, loss, xp, rank=RANK, runner=None):
+    def from_features(
+        cls, standardized, alpha, loss, xp, rank=RANK, runner=None, row_weights=None
+    ):
         """Fit ``T`` to standardized features ``S`` (n, d) for penalty ``alpha``.
 
         The products over the samples run in the chunks of ``runner`` (a
         :class:`~sklearn_ckn._chunks.ChunkRunner`, one made here when None).
+        With ``row_weights`` (summing to 1) the covariance is the weighted
+        one, ``S^T diag(w) S``: the loss is then the weighted mean, and data
+        with rows repeated get the same preconditioner.
         """
         if runner is None:
             with ChunkRunner(xp, ROWS) as runner:
                 return cls.from_features(
-                    standardized, alpha, loss, xp, rank=rank, runner=runner
+                    standardized,
+                    alpha,
+                    loss,
+                    xp,
+                    rank=rank,
+                    runner=runner,
+                    row_weights=row_weights,
                 )
         n, d = standardized.shape
         rank = max(1, min(rank, d, n))
@@ -70,12 +81,20 @@ class LowRankPreconditioner:
         # a fixed seed: the preconditioner changes the path, not the model
         omega = np.random.default_rng(0).standard_normal((d, rank))
         omega = xp.asarray(omega, dtype=dtype, device=dev)
+        column = None if row_weights is None else xp.reshape(row_weights, (-1, 1))
+
+        def weighted(rows):  # diag(w) rows, or rows / n
+            return rows / n if column is None else column * rows
+
         sketch = rows_gram(
-            runner, standardized, rows_times(runner, standardized, omega, xp), xp
+            runner,
+            standardized,
+            weighted(rows_times(runner, standardized, omega, xp)),
+            xp,
         )
         basis, _ = xp.linalg.qr(sketch)
         projected = rows_times(runner, standardized, basis, xp)
-        small = rows_gram(runner, projected, projected, xp) / n
+        small = rows_gram(runner, projected, weighted(projected), xp)
         # the r x r eigenproblem in the most precise dtype: cheap, and its
         # small eigenvalues must not come out negative
         eigvals, eigvecs = xp.linalg.eigh(xp.astype(small, max_float_dtype(xp, dev)))

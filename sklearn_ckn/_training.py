@@ -185,29 +185,34 @@ class CKNTrainer:
             dtype=self.dtype,
         )
 
-    def objective(self, x, targets):
-        """The training objective over all of ``x``: mean loss plus the penalty."""
+    def objective(self, x, targets, weights=None):
+        """The training objective over all of ``x``: mean loss (weighted by
+        the host array ``weights``, if given) plus the penalty."""
         xp = self.xp
         value, _ = loss_and_gradient(
-            self.decision_function(x), targets, self.config.loss, xp
+            self.decision_function(x),
+            targets,
+            self.config.loss,
+            xp,
+            self._row_weights(weights),
         )
         return value + 0.5 * self.config.alpha * float(xp.sum(self.coef * self.coef))
 
     # -------------------------------------------------------- initial head
 
-    def init_head(self, x, targets):
+    def init_head(self, x, targets, weights=None):
         """Standardize the initial features and fit the head on them.
 
         The standardization is then kept fixed for training; the fit is
         :meth:`solve_head` at the training penalty ``config.alpha``.
         """
         solution = self.solve_head(
-            x, targets, self.config.alpha, self.config.head_max_iter
+            x, targets, self.config.alpha, self.config.head_max_iter, weights=weights
         )
         self.coef, self.intercept, self.mean, self.scale = solution.head
         self.head_init_iter = solution.n_iter
 
-    def solve_head(self, x, targets, alpha, max_iter, filters=None):
+    def solve_head(self, x, targets, alpha, max_iter, filters=None, weights=None):
         """The convex head on fixed filters' features, at penalty ``alpha``.
 
         On fixed features the head's problem is smooth and convex; it is
@@ -226,6 +231,9 @@ class CKNTrainer:
             Bound on the L-BFGS iterations.
         filters : list of arrays or None, default=None
             The filters whose features the head reads; None: the current ones.
+        weights : ndarray of shape (n,) or None, default=None
+            The samples' weights (host NumPy): the standardization and the
+            loss are weighted means; None: plain means.
 
         Returns
         -------
@@ -236,8 +244,9 @@ class CKNTrainer:
             reaches.
         """
         xp = self.xp
+        row_weights = self._row_weights(weights)
         standardized = self.features(x, filters)
-        mean, scale = feature_statistics(standardized, xp)
+        mean, scale = feature_statistics(standardized, xp, row_weights)
         # in place: at 60,000 x 12,544 a second copy would be 3 GB more
         standardized -= mean
         standardized /= scale
@@ -250,9 +259,14 @@ class CKNTrainer:
             coef=self.coef,
             intercept=self.intercept,
             max_iter=max_iter,
+            row_weights=row_weights,
         )
         value, _ = loss_and_gradient(
-            decision(standardized, coef, intercept, xp), targets, self.config.loss, xp
+            decision(standardized, coef, intercept, xp),
+            targets,
+            self.config.loss,
+            xp,
+            row_weights,
         )
         value += 0.5 * alpha * float(xp.sum(coef * coef))
         return HeadSolution(coef, intercept, mean, scale, n_iter, value)
@@ -261,18 +275,31 @@ class CKNTrainer:
         """``weight`` times the mean loss over these rows, and its gradients.
 
         With ``weight`` the rows' share of a batch, the terms of the chunks of
-        a batch add up to the batch's mean loss and its gradients.
+        a batch add up to the batch's mean loss and its gradients. ``weight``
+        may also be an array: each row's weight (the rows of a batch summing
+        to 1), for the weighted mean.
         """
         xp = self.xp
         f = decision(standardized, coef, intercept, xp)
-        value, g_f = loss_and_gradient(f, targets, self.config.loss, xp)
-        g_f = weight * g_f
+        if isinstance(weight, float):
+            value, g_f = loss_and_gradient(f, targets, self.config.loss, xp)
+            value, g_f = weight * value, weight * g_f
+        else:
+            value, g_f = loss_and_gradient(f, targets, self.config.loss, xp, weight)
         g_coef = xp.matrix_transpose(g_f) @ standardized
-        return weight * value, g_coef, xp.sum(g_f, axis=0), g_f
+        return value, g_coef, xp.sum(g_f, axis=0), g_f
+
+    def _row_weights(self, weights, total=None):
+        """Host ``weights`` divided by ``total`` (their sum when None), on
+        the device; None for None."""
+        if weights is None:
+            return None
+        total = float(np.sum(weights)) if total is None else total
+        return self.xp.asarray(weights / total, dtype=self.dtype, device=self.dev)
 
     # ------------------------------------------------------------- training
 
-    def objective_and_gradients(self, x_batch, targets, runner=None):
+    def objective_and_gradients(self, x_batch, targets, runner=None, weights=None):
         """Objective on one batch and its gradient for every parameter.
 
         The batch is processed in chunks by ``runner`` (a
@@ -280,6 +307,9 @@ class CKNTrainer:
         None): each chunk's forward and backward passes give its share of the
         loss and of every gradient, summed in chunk order; the path through
         each layer's M is then taken once for the whole batch.
+
+        ``weights`` (host NumPy, one per row, or None) make the loss their
+        weighted mean.
 
         Returns
         -------
@@ -291,8 +321,9 @@ class CKNTrainer:
         """
         xp = self.xp
         layers = self._device_layers()
+        total = x_batch.shape[0] if weights is None else float(np.sum(weights))
         value, sums = self._summed_terms(
-            x_batch, targets, layers, x_batch.shape[0], runner
+            x_batch, targets, layers, total, runner, weights
         )
         n_layers = len(layers)
         g_filters = filter_gradients(
@@ -315,8 +346,9 @@ class CKNTrainer:
             layers.append(DeviceLayer(spec, z, m, pool, eig, whitening=whitening))
         return layers
 
-    def _summed_terms(self, x_batch, targets, layers, n, runner):
-        """Loss and gradient terms of these rows, each row weighted ``1 / n``.
+    def _summed_terms(self, x_batch, targets, layers, n, runner, weights=None):
+        """Loss and gradient terms of these rows, each row weighted ``1 / n``
+        (with host ``weights``: ``weights[i] / n``, ``n`` then their total).
 
         Returns the weighted loss (no penalty) and the summed terms
         ``[*g_z, *g_m, g_coef, g_intercept]``: the filters' gradients through
@@ -325,6 +357,7 @@ class CKNTrainer:
         them, so it may be applied once to sums over several calls).
         """
         xp = self.xp
+        row_weights = self._row_weights(weights, n)
 
         def chunk_terms(rows):
             x = x_batch[rows, ...]
@@ -334,7 +367,11 @@ class CKNTrainer:
             phi = xp.reshape(xp.permute_dims(out, channel_first), (m, -1))
             standardized = (phi - self.mean) / self.scale
             value, g_coef, g_intercept, g_f = self._head_terms(
-                standardized, targets[rows, ...], self.coef, self.intercept, m / n
+                standardized,
+                targets[rows, ...],
+                self.coef,
+                self.intercept,
+                m / n if row_weights is None else row_weights[rows],
             )
             g_phi = (g_f @ self.coef) / self.scale
             g_out = xp.reshape(g_phi, (m, out.shape[-1], *out.shape[1:-1]))
@@ -367,16 +404,18 @@ class CKNTrainer:
             return Adam(self.parameters(), on_sphere, self.xp)
         return SGD(self.parameters(), on_sphere, self.xp, momentum=self.config.momentum)
 
-    def train_epoch(self, x, targets, rng):
+    def train_epoch(self, x, targets, rng, weights=None):
         """One pass over ``x`` in mini-batches; returns the mean objective.
 
         ``x`` may live on the host: each batch is moved to the device alone.
         Parameters are replaced only after a complete step, so an interruption
-        leaves them consistent.
+        leaves them consistent. With ``weights`` (host NumPy, one per sample),
+        each batch's loss is its weighted mean, a batch of zero weight takes
+        no step, and the mean objective is weighted.
         """
         xp, config = self.xp, self.config
         if config.solver == "exact_head":
-            return self.exact_head_step(x, targets)
+            return self.exact_head_step(x, targets, weights)
         if self.optimizer is None:
             self.optimizer = self._make_optimizer()
         n = x.shape[0]
@@ -387,7 +426,13 @@ class CKNTrainer:
                 rows = order[start : start + config.batch_size]
                 batch = to_namespace(take_rows(x, rows), xp, self.dev, self.dtype)
                 t_batch = xp.take(targets, xp.asarray(rows, device=self.dev), axis=0)
-                value, grads = self.objective_and_gradients(batch, t_batch, runner)
+                w_batch = None if weights is None else weights[rows]
+                share = rows.shape[0] if weights is None else float(np.sum(w_batch))
+                if share == 0.0:
+                    continue  # every sample of the batch weighs 0: no step
+                value, grads = self.objective_and_gradients(
+                    batch, t_batch, runner, w_batch
+                )
                 if not math.isfinite(value):
                     raise FloatingPointError("the training objective is not finite")
                 lr = learning_rate_at(
@@ -397,28 +442,35 @@ class CKNTrainer:
                     config.power_t,
                 )
                 self._set_parameters(self.optimizer.step(self.parameters(), grads, lr))
-                total += value * rows.shape[0]
-        return total / n
+                total += value * share
+        return total / (n if weights is None else float(np.sum(weights)))
 
-    def full_gradient(self, x, targets):
+    def full_gradient(self, x, targets, weights=None):
         """Objective over all of ``x`` and its tangent gradient for the filters.
 
         ``x`` is taken ``config.batch_size`` rows at a time (which bounds the
         memory, not the result): each batch's gradient, weighted by its share
-        of the rows, adds up to the gradient of the mean.
+        of the rows, adds up to the gradient of the mean (weighted by the host
+        ``weights``, if given).
         """
-        xp, n = self.xp, x.shape[0]
+        xp = self.xp
+        n = x.shape[0] if weights is None else float(np.sum(weights))
         # the filters are fixed over the pass: their M, eigendecompositions
         # and the path through M are computed once, not once per batch
         layers = self._device_layers()
         value, total = 0.0, None
         with ChunkRunner(xp) as runner:
-            for start in range(0, n, self.config.batch_size):
-                rows = np.arange(start, min(start + self.config.batch_size, n))
+            for start in range(0, x.shape[0], self.config.batch_size):
+                rows = np.arange(start, min(start + self.config.batch_size, x.shape[0]))
                 batch = to_namespace(take_rows(x, rows), xp, self.dev, self.dtype)
                 t_batch = xp.take(targets, xp.asarray(rows, device=self.dev), axis=0)
                 batch_value, sums = self._summed_terms(
-                    batch, t_batch, layers, n, runner
+                    batch,
+                    t_batch,
+                    layers,
+                    n,
+                    runner,
+                    None if weights is None else weights[rows],
                 )
                 value += batch_value
                 if total is not None:
@@ -431,7 +483,7 @@ class CKNTrainer:
         value += 0.5 * self.config.alpha * float(xp.sum(self.coef * self.coef))
         return value, [tangent(z, g, xp) for z, g in zip(self.filters, grads)]
 
-    def exact_head_step(self, x, targets):
+    def exact_head_step(self, x, targets, weights=None):
         """One step of the ``exact_head`` solver; returns the objective after it.
 
         The head is eliminated: F(Z) = min over the head of the objective, a
@@ -447,14 +499,19 @@ class CKNTrainer:
         of the gradient's pass.
         """
         xp = self.xp
-        value, grads = self.full_gradient(x, targets)
+        value, grads = self.full_gradient(x, targets, weights)
         if not math.isfinite(value):
             raise FloatingPointError("the training objective is not finite")
         step = self.learning_rate
         for _ in range(MAX_BACKTRACKS):
             moved = [renormalize(z - step * g, xp) for z, g in zip(self.filters, grads)]
             solution = self.solve_head(
-                x, targets, self.config.alpha, self.config.head_max_iter, moved
+                x,
+                targets,
+                self.config.alpha,
+                self.config.head_max_iter,
+                moved,
+                weights=weights,
             )
             if solution.objective < value:
                 self.filters = moved

@@ -1,5 +1,7 @@
-"""scikit-learn's own estimator checks, every one of them, with no expected failures.
+"""scikit-learn's own estimator checks, every one of them, on the default instances too.
 
+Every check passes but one, which sample_weight brings and no estimator that
+samples its data at random can pass (CLASSIFIER_XFAILS below says why).
 The default instances first, as a user constructs them: check_estimator feeds
 1-D signals of 1 to 10 features and as few as 30 samples, from which a layer
 cannot learn more filters than there are distinct patches, so the default
@@ -25,9 +27,26 @@ ESTIMATORS = [
 ]
 
 
+#: what the classifier cannot meet, and why
+CLASSIFIER_XFAILS = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "the unsupervised start samples patches at random from the images: "
+        "repeated (and reshuffled) samples draw other patches, so the k-means "
+        "filters differ, as KMeans's centroids do (scikit-learn expects the same "
+        "failure of KMeans, SGDClassifier and RandomForestClassifier). "
+        "tests/test_sample_weight.py shows the equivalence where it holds: the "
+        "objective and gradients, and full-batch training from given filters."
+    )
+}
+
+
+def _expected_failures(estimator):
+    return CLASSIFIER_XFAILS if isinstance(estimator, CKNClassifier) else {}
+
+
 # the small classifiers stop after max_iter=5 epochs on purpose (the checks
 # fit dozens of times): their ConvergenceWarning is expected here
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-@parametrize_with_checks(ESTIMATORS)
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failures)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
