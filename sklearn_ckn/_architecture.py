@@ -10,6 +10,7 @@ or a nested tuple with one value per axis.
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils._param_validation import InvalidParameterError
 
 from ._kernels import KERNELS
 from ._layer import LayerSpec
@@ -47,14 +48,38 @@ def _is_size(value):
     )
 
 
+#: what one layer's entry of each per-layer parameter may be, for messages
+_SIZE = "an int >= 1, or a tuple of ints >= 1 with one per spatial axis"
+VALID_ENTRIES = {
+    "n_filters": "an int >= 1",
+    "patch_size": _SIZE,
+    "subsampling": _SIZE,
+    "kernel": "one of " + ", ".join(repr(k) for k in sorted(KERNELS)),
+    "sigma": "a real number > 0",
+    "padding": "one of " + ", ".join(repr(p) for p in PADDINGS),
+}
+
+
+def _invalid(name, problem):
+    """The InvalidParameterError of a per-layer parameter (a ValueError, as
+    scikit-learn's parameter validation raises), naming what is valid."""
+    return InvalidParameterError(
+        f"The {name!r} parameter {problem}; each layer's entry must be "
+        f"{VALID_ENTRIES[name]}. Give one value for every layer or a list with "
+        "one entry per layer."
+    )
+
+
 def _n_layers(n_filters, filters):
     if filters is not None:
         if len(filters) == 0:
-            raise ValueError("filters must hold one array per layer; got none.")
+            raise InvalidParameterError(
+                "The 'filters' parameter must hold one array per layer; got none."
+            )
         return len(filters)
     if _is_sequence(n_filters):
         if len(n_filters) == 0:
-            raise ValueError("n_filters must name at least one layer; got ().")
+            raise _invalid("n_filters", "names no layer (got ())")
         return len(n_filters)
     return 1
 
@@ -64,17 +89,17 @@ def _per_layer(name, value, n_layers, is_entry):
     if _is_sequence(value):
         values = list(value)
         if len(values) != n_layers:
-            raise ValueError(
-                f"{name}={value!r} has {len(values)} entries but the network has "
-                f"{n_layers} layer(s); give one entry per layer or one value for "
-                "all layers (per-axis values go nested, e.g. ((1, 3),) for one "
-                "layer)."
+            raise _invalid(
+                name,
+                f"is {value!r}: {len(values)} entries, but the network has "
+                f"{n_layers} layer(s) (per-axis values go nested, e.g. ((1, 3),) "
+                "for one layer)",
             )
     else:
         values = [value] * n_layers
     for layer, entry in enumerate(values):
         if not is_entry(entry):
-            raise ValueError(f"{name} entry {entry!r} for layer {layer} is not valid.")
+            raise _invalid(name, f"has {entry!r} for layer {layer}")
     return values
 
 
@@ -83,9 +108,10 @@ def _per_axis(name, value, layer, n_spatial):
         return (int(value),) * n_spatial
     value = tuple(int(v) for v in value)
     if len(value) != n_spatial:
-        raise ValueError(
-            f"{name} for layer {layer} is {value}, but the input has "
-            f"{n_spatial} spatial axis/axes; give one value per axis."
+        raise _invalid(
+            name,
+            f"has {value} for layer {layer}, but the input has {n_spatial} "
+            "spatial axis/axes: one value per axis",
         )
     return value
 

@@ -9,6 +9,8 @@ not state: every mismatch is a ValueError naming both shapes.
 import math
 import numbers
 
+from sklearn.utils._param_validation import InvalidParameterError
+
 __all__ = [
     "check_image_shape",
     "fit_image_shape",
@@ -62,9 +64,10 @@ def _checked_image_shape(image_shape):
             for v in entries
         )
     ):
-        raise ValueError(
-            "image_shape must be a tuple of 1 to 3 positive ints, (L,), (L, C), "
-            f"(H, W) or (H, W, C) with channel_axis; got {image_shape!r}."
+        raise InvalidParameterError(
+            "The 'image_shape' parameter must be None or a tuple of 1 to 3 "
+            "positive ints, (L,), (L, C), (H, W) or (H, W, C) with channel_axis "
+            f"(not truncated: 8.0 is refused); got {image_shape!r}."
         )
     return tuple(int(v) for v in entries)
 

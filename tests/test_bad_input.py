@@ -541,7 +541,7 @@ def test_responses_that_all_underflow_are_named():
     [(-8, -8), (8, -8), (float("nan"), 8), (8, 8.5), (8, 8.0), (True, 64), ()],
 )
 def test_image_shape_must_hold_positive_ints(call, image_shape):
-    with pytest.raises(ValueError, match="image_shape must be a tuple of 1 to 3 pos"):
+    with pytest.raises(ValueError, match="'image_shape' parameter must be None or a"):
         _call(call, _clean(), image_shape=image_shape)
 
 

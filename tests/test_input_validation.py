@@ -1,10 +1,13 @@
 """Every bad input gets a ValueError or TypeError whose message names the problem."""
 
+import re
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.utils._param_validation import InvalidParameterError
 
-from sklearn_ckn import CKNFeatureExtractor
+from sklearn_ckn import CKNClassifier, CKNFeatureExtractor
 
 
 def _images(n=10, shape=(8, 8), seed=0):
@@ -110,17 +113,47 @@ def test_patch_larger_than_valid_input():
 
 def test_per_layer_parameter_lengths_must_match():
     with pytest.raises(
-        ValueError,
-        match=r"sigma=\(0.5, 0.6, 0.7\) has 3 entries but the "
-        r"network has 2 layer",
+        InvalidParameterError,
+        match=r"'sigma' parameter is \(0.5, 0.6, 0.7\): 3 entries, but the "
+        r"network has 2 layer.*must be a real number > 0",
     ):
         _fitted(sigma=(0.5, 0.6, 0.7)).fit(_images())
     with pytest.raises(
-        ValueError,
-        match=r"patch_size for layer 0 is \(3, 3\), but the "
+        InvalidParameterError,
+        match=r"'patch_size' parameter has \(3, 3\) for layer 0, but the "
         r"input has 1 spatial axis",
     ):
         _fitted(n_filters=(3,), patch_size=((3, 3),)).fit(np.ones((5, 12)))
+
+
+@pytest.mark.parametrize(
+    "name, value, valid",
+    [
+        ("n_filters", (4, 0), r"an int >= 1"),
+        ("n_filters", (4, 2.0), r"an int >= 1"),
+        ("patch_size", (3, 0), r"an int >= 1, or a tuple of ints >= 1"),
+        ("subsampling", (2, 2.5), r"an int >= 1, or a tuple of ints >= 1"),
+        ("kernel", ("exp", "rbf"), r"one of 'arccos', 'exp', 'linear', 'poly'"),
+        ("sigma", (0.6, -1.0), r"a real number > 0"),
+        ("padding", ("same", "full"), r"one of 'same', 'valid'"),
+    ],
+)
+@pytest.mark.parametrize("estimator", [CKNFeatureExtractor, CKNClassifier])
+def test_per_layer_errors_name_the_parameter_the_layer_and_what_is_valid(
+    estimator, name, value, valid
+):
+    params = {"n_filters": (4, 6), name: value}
+    with pytest.raises(InvalidParameterError) as info:
+        estimator(**params).fit(_images(10, (8, 8)), np.arange(10) % 2)
+    message = str(info.value)
+    assert f"'{name}' parameter has {value[1]!r} for layer 1" in message
+    assert re.search(f"each layer's entry must be {valid}", message)
+
+
+@pytest.mark.parametrize("image_shape", [(2.5, 25.6), (8, 8.0), (8, -8), (0, 64)])
+def test_image_shape_entries_must_be_positive_ints(image_shape):
+    with pytest.raises(InvalidParameterError, match=r"'image_shape' parameter must"):
+        _fitted(image_shape=image_shape).fit(np.ones((5, 64)))
 
 
 @pytest.mark.parametrize(
