@@ -5,6 +5,8 @@ the only place that knows which library actually runs it and how arrays move
 between the host and the device.
 """
 
+import contextlib
+
 import numpy as np
 from array_api_compat import (
     array_namespace,
@@ -22,9 +24,11 @@ __all__ = [
     "cupy_available",
     "exp_in_place",
     "float_name",
+    "gpu_context",
     "is_array_api_obj",
     "is_numpy_namespace",
     "max_float_dtype",
+    "parse_device",
     "same_place",
     "strided_view",
     "to_namespace",
@@ -54,6 +58,44 @@ def _cupy_namespace():
     return array_namespace(cupy.empty(0))
 
 
+def parse_device(device):
+    """``device`` as (kind, GPU index): ``("auto" | "cpu" | "cuda", None)``,
+    or ``("cuda", N)`` for ``"cuda:N"`` (CuPy's and PyTorch's spelling).
+
+    Raises
+    ------
+    ValueError
+        For any other value, naming the valid ones.
+    """
+    if device in ("auto", "cpu", "cuda"):
+        return device, None
+    kind, _, index = str(device).partition(":")
+    if kind == "cuda" and index.isdecimal():
+        return "cuda", int(index)
+    raise ValueError(
+        "The 'device' parameter must be 'auto', 'cpu', 'cuda' or 'cuda:N' with N "
+        f"the index of a GPU (e.g. 'cuda:0'); got {device!r}."
+    )
+
+
+def gpu_context(device):
+    """A context that makes GPU ``N`` CuPy's current device for
+    ``device="cuda:N"`` (CuPy computes on the current device); a no-op for
+    any other device, or without CuPy (compute_namespace then says why)."""
+    kind, index = parse_device(device)
+    if index is None or not cupy_available():
+        return contextlib.nullcontext()
+    import cupy
+
+    n_gpus = cupy.cuda.runtime.getDeviceCount()
+    if index >= n_gpus:
+        raise ValueError(
+            f"device={device!r} names GPU {index}, but CuPy sees {n_gpus} GPU(s), "
+            f"numbered 0 to {n_gpus - 1}."
+        )
+    return cupy.cuda.Device(index)
+
+
 def compute_namespace(X, device, *, follow_input):
     """Choose the namespace and device that run the computation.
 
@@ -61,8 +103,9 @@ def compute_namespace(X, device, *, follow_input):
     ----------
     X : array
         The validated input.
-    device : {"auto", "cpu", "cuda"}
-        The user's choice (see :class:`~sklearn_ckn.CKNFeatureExtractor`).
+    device : {"auto", "cpu", "cuda"} or "cuda:N"
+        The user's choice (see :class:`~sklearn_ckn.CKNFeatureExtractor`); a
+        GPU index is entered by :func:`gpu_context`.
     follow_input : bool
         True when scikit-learn's ``array_api_dispatch`` is on: a non-NumPy
         input is then computed in its own namespace and on its own device,
@@ -84,12 +127,14 @@ def compute_namespace(X, device, *, follow_input):
             "SCIPY_ARRAY_API=1 set before SciPy is imported), or pass a NumPy "
             "array with device='cuda'."
         )
-    if device == "cpu" or (device == "auto" and not cupy_available()):
+    kind, _ = parse_device(device)
+    if kind == "cpu" or (kind == "auto" and not cupy_available()):
         return array_namespace(np.empty(0)), "cpu"
-    if device == "cuda" and not cupy_available():
+    if kind == "cuda" and not cupy_available():
         raise RuntimeError(
-            "device='cuda' requires CuPy and a CUDA GPU, and none is available "
-            "(pip install 'sklearn-ckn[cuda]', or use device='cpu' or 'auto')."
+            f"device={device!r} requires CuPy and a CUDA GPU, and none is "
+            "available (pip install 'sklearn-ckn[cuda]', or use device='cpu' or "
+            "'auto')."
         )
     xp = _cupy_namespace()
     return xp, array_device(xp.empty(0))

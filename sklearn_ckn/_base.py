@@ -2,6 +2,7 @@
 unsupervised fit of the filters."""
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -28,7 +29,9 @@ from ._backend import (
     array_namespace,
     compute_namespace,
     float_name,
+    gpu_context,
     is_array_api_obj,
+    parse_device,
     to_namespace,
 )
 from ._blas import thread_count_independent
@@ -64,6 +67,20 @@ def _dispatch_on():
     return get_config()["array_api_dispatch"]
 
 
+def compute_method(method):
+    """Decorate an estimator's method that computes: BLAS held at one thread
+    (:func:`~sklearn_ckn._blas.thread_count_independent`) and, for
+    ``device="cuda:N"``, GPU N made CuPy's current device."""
+    held = thread_count_independent(method)
+
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        with gpu_context(self.device):
+            return held(self, *args, **kwargs)
+
+    return run
+
+
 class CKNBase(BaseEstimator):
     """Parameters, validation and unsupervised filter learning of a CKN.
 
@@ -86,7 +103,8 @@ class CKNBase(BaseEstimator):
         "whitening": [None, StrOptions({"images", "patches"})],
         "whitening_reg": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [None, Interval(Integral, 1, None, closed="left")],
-        "device": [StrOptions({"auto", "cpu", "cuda"})],
+        # "cuda:N" too, checked by parse_device
+        "device": [StrOptions({"auto", "cpu", "cuda"}), str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -208,7 +226,7 @@ class CKNBase(BaseEstimator):
 
     # -------------------------------------------------------------- fitting
 
-    @thread_count_independent
+    @compute_method
     def _fit_network(self, X):
         """Validate X, resolve the architecture, learn (or take) the filters.
 
@@ -245,6 +263,7 @@ class CKNBase(BaseEstimator):
         """Validated (and whitened) maps, resolved layers and the compute
         namespace of a fit. ``learn_rows`` (host indices, or None for all):
         the samples the whitening and the filters learn from."""
+        parse_device(self.device)  # before any work
         maps, shape, feature_names, whitening = self._validate_images(
             X, reset=True, learn_rows=learn_rows
         )
@@ -512,7 +531,7 @@ class CKNBase(BaseEstimator):
             progress=progress,
         )
 
-    @thread_count_independent
+    @compute_method
     def _transform(self, X):
         """The fitted network's features of X, in X's namespace and device."""
         maps, xp, dev, dtype = self._inference_setup(X, "transform")
@@ -589,6 +608,12 @@ class CKNBase(BaseEstimator):
         ]
         names = [f"{prefix}_f{f}_{pos}" for f in range(n_filters) for pos in positions]
         return np.asarray(names, dtype=object)
+
+    @property
+    def _n_features_out(self):
+        """Columns of ``transform``'s output (scikit-learn reads it, as for
+        its own transformers)."""
+        return math.prod(self.output_shape_)
 
     def _check_fitted(self):
         check_is_fitted(self, ("filters_", "lintrans_"))

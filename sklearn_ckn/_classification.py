@@ -36,9 +36,9 @@ from ._base import (
     _dispatch_on,
     _FitSetup,
     check_finite_result,
+    compute_method,
     patch_whitening,
 )
-from ._blas import thread_count_independent
 from ._head import LOSSES, encode_targets, log_probabilities, probabilities
 from ._network import take_rows
 from ._progress import Progress
@@ -168,7 +168,7 @@ image_shape, channel_axis, n_patches, filters, whitening, whitening_reg :
         optimizer. ``partial_fit`` checks the same.
     shuffle : bool, default=True
         Shuffle the samples at each epoch.
-    device : {"auto", "cpu", "cuda"}, default="auto"
+    device : {"auto", "cpu", "cuda"} or "cuda:N", default="auto"
         Where to compute (see :class:`CKNFeatureExtractor`).
     random_state : int, RandomState instance or None, default=None
         Controls patch sampling, k-means seeding, the validation split and
@@ -395,7 +395,7 @@ whitening_mean_, whitening_matrix_ :
             X, y, incremental=True, classes=classes, sample_weight=sample_weight
         )
 
-    @thread_count_independent
+    @compute_method
     def _fit(self, X, y, *, incremental, classes=None, sample_weight=None):
         fitted = hasattr(self, "_trainer")
         resume = fitted and (incremental or self.warm_start)
@@ -850,7 +850,7 @@ whitening_mean_, whitening_matrix_ :
         xp = array_namespace(scores)
         return xp.reshape(scores, (-1,)) if scores.shape[1] == 1 else scores
 
-    @thread_count_independent
+    @compute_method
     def _decision(self, X, method):
         maps, xp, dev, dtype = self._inference_setup(X, method)
         params = self._network_params(xp, dev, dtype)
@@ -963,6 +963,8 @@ whitening_mean_, whitening_matrix_ :
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.array_api_support = True
+        # transform computes in the input's float dtype, as the extractor
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 
 

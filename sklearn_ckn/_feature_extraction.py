@@ -94,9 +94,10 @@ class CKNFeatureExtractor(TransformerMixin, CKNBase):
     batch_size : int or None, default=None
         Samples processed at once; None picks it so that a batch's
         intermediate arrays stay within about 256 MiB.
-    device : {"auto", "cpu", "cuda"}, default="auto"
+    device : {"auto", "cpu", "cuda"} or "cuda:N", default="auto"
         Where to compute: ``cuda`` uses CuPy on a GPU (and fails when there is
-        none), ``cpu`` uses NumPy, ``auto`` uses CuPy when a GPU answers. Under
+        none), ``cuda:N`` on GPU N (CuPy's and PyTorch's spelling), ``cpu``
+        uses NumPy, ``auto`` uses CuPy when a GPU answers. Under
         scikit-learn's ``array_api_dispatch``, non-NumPy inputs are computed
         in their own namespace and on their own device.
     random_state : int, RandomState instance or None, default=None

@@ -9,7 +9,7 @@ from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._blas import thread_count_independent
 from ._head import (
@@ -198,6 +198,9 @@ class LinearHeadClassifier(LinearClassifierMixin, BaseEstimator):
             ``X @ coef_.T + intercept_``; one column (for ``classes_[1]``)
             when there are two classes.
         """
+        check_is_fitted(self)
+        # dense only, as fit (scikit-learn's mixin would take sparse X)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         return super().decision_function(X)
 
     def _decision_columns(self, X):
