@@ -146,6 +146,16 @@ class CKNFeatureExtractor(TransformerMixin, CKNBase):
     sklearn.kernel_approximation.Nystroem : Nystroem approximation of a kernel
         on whole samples rather than on patches.
 
+    Notes
+    -----
+    The features' columns differ in scale by an order of magnitude (filters
+    that the data's patches come near, positions at the border), and their
+    values are small: put a :class:`~sklearn.preprocessing.StandardScaler`
+    between this transformer and a linear model. On digits, 5-fold accuracy
+    of ``LinearSVC`` goes from 0.941 on the raw features to 0.973, of
+    ``LogisticRegression`` from 0.899 to 0.964 (user guide, "Standardize the
+    features before a linear model").
+
     References
     ----------
     .. [1] J. Mairal, P. Koniusz, Z. Harchaoui and C. Schmid. "Convolutional

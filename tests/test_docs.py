@@ -2,6 +2,7 @@
 their figures (the gallery in its quick mode)."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,25 @@ def _tree_status():
         text=True,
         check=True,
     ).stdout
+
+
+#: a script or stylesheet fetched from another host
+REMOTE = re.compile(
+    r"<(?:script|link)\b[^>]*\b(?:src|href)=[\"'](?:https?:)?//", re.IGNORECASE
+)
+
+
+def _assert_nothing_remote(out):
+    """Every page reads its scripts and styles (MathJax included) from the
+    build itself: the docs, formulas too, work with no network."""
+    pages = list(out.rglob("*.html"))
+    assert pages
+    for page in pages:
+        match = REMOTE.search(page.read_text(encoding="utf-8"))
+        assert match is None, (page, match and match.group(0))
+    formulas = (out / "user_guide.html").read_text(encoding="utf-8")
+    assert '_static/mathjax/tex-chtml.js"' in formulas
+    assert (out / "_static" / "mathjax" / "tex-chtml.js").exists()
 
 
 def test_docs_build_without_warnings(tmp_path):
@@ -61,6 +81,7 @@ def test_docs_build_without_warnings(tmp_path):
         if name in NEEDS_DATA and not os.environ.get(NEEDS_DATA[name]):
             continue
         assert any(image.startswith(f"sphx_glr_{name}_0") for image in images), name
+    _assert_nothing_remote(out)
     # the API reference has a page for every public name
     import sklearn_ckn
 
