@@ -28,7 +28,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import cross_val_score
 from threadpoolctl import threadpool_limits
 
-from sklearn_ckn import CKNClassifier, CKNFeatureExtractor
+from sklearn_ckn import CKNClassifier, CKNFeatureExtractor, LinearHeadClassifier
 
 # fits both estimators on 150 digits and prints one digest of every value
 # they learned and returned
@@ -147,9 +147,7 @@ def _fit_with_blas_threads(estimator, X, y, n_threads):
     ],
     ids=["extractor", "adam", "sgd", "exact_head"],
 )
-def test_results_do_not_depend_on_the_blas_thread_count(
-    more_digits, dtype, estimator
-):
+def test_results_do_not_depend_on_the_blas_thread_count(more_digits, dtype, estimator):
     """Fit and predict under 1, 2 and 4 BLAS threads: bit-identical (OpenBLAS
     splits long products differently for each thread count; the estimators
     hold it at one thread and parallelize over fixed chunks themselves)."""
@@ -163,6 +161,21 @@ def test_results_do_not_depend_on_the_blas_thread_count(
         assert got_n_iter == n_iter
         for a, b in zip(got, reference, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+def test_linear_head_does_not_depend_on_the_blas_thread_count():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4000, 300)) @ rng.standard_normal((300, 300))
+    y = (X[:, :3] @ [1.0, -1.0, 0.5] > 0).astype(int) + (X[:, 3] > 1)
+    fits = []
+    for n_threads in (1, 2, 4):
+        with threadpool_limits(n_threads, user_api="blas"):
+            head = LinearHeadClassifier(alpha=1e-3).fit(X, y)
+            fits.append((head.coef_, head.decision_function(X), head.n_iter_))
+    for coef, scores, n_iter in fits[1:]:
+        np.testing.assert_array_equal(coef, fits[0][0])
+        np.testing.assert_array_equal(scores, fits[0][1])
+        assert n_iter == fits[0][2]
 
 
 def test_cross_validation_scores_do_not_depend_on_n_jobs(more_digits):
