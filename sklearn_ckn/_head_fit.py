@@ -66,77 +66,47 @@ def fit_head(
     n_iter : int
         L-BFGS iterations run; ``max_iter`` when stopped by that bound.
     """
+    # one runner for the whole fit: its threads serve every product
     with ChunkRunner(xp, HEAD_ROWS) as runner:
-        return _fit_head(
-            standardized,
-            targets,
-            loss,
-            alpha,
+        shape = coef.shape
+        size = shape[0] * shape[1]
+        precond = (
+            LowRankPreconditioner.from_features(
+                standardized, alpha, loss, xp, runner=runner, row_weights=row_weights
+            )
+            if precondition
+            else None
+        )
+
+        def weights(v):  # W = V T; also the chain rule back, T being symmetric
+            return v if precond is None else precond.apply(v)
+
+        def objective(flat):
+            w = weights(xp.reshape(flat[:size], shape))
+            scores = rows_times(runner, standardized, xp.matrix_transpose(w), xp)
+            value, g_f = loss_and_gradient(
+                scores + flat[size:], targets, loss, xp, row_weights
+            )
+            value += 0.5 * alpha * float(xp.sum(w * w))
+            g_w = rows_gram(runner, g_f, standardized, xp) + alpha * w
+            g_w = xp.reshape(weights(g_w), (-1,))
+            return value, xp.concat([g_w, xp.sum(g_f, axis=0)])
+
+        def gradient_size(grad):
+            g_w = xp.reshape(grad[:size], shape)
+            if precond is not None:
+                g_w = precond.apply_inverse(g_w)
+            return max(float(xp.max(xp.abs(g_w))), float(xp.max(xp.abs(grad[size:]))))
+
+        start = coef if precond is None else precond.apply_inverse(coef)
+        start = xp.concat([xp.reshape(start, (-1,)), intercept])
+        flat, n_iter = minimize_lbfgs(
+            objective,
+            start,
             xp,
-            runner,
-            coef=coef,
-            intercept=intercept,
             max_iter=max_iter,
-            precondition=precondition,
-            tol=tol,
-            row_weights=row_weights,
+            gtol=tol,
+            ftol=1e-4 * tol,
+            gradient_size=gradient_size,
         )
-
-
-def _fit_head(
-    standardized,
-    targets,
-    loss,
-    alpha,
-    xp,
-    runner,
-    *,
-    coef,
-    intercept,
-    max_iter,
-    precondition,
-    tol,
-    row_weights,
-):
-    shape = coef.shape
-    size = shape[0] * shape[1]
-    precond = (
-        LowRankPreconditioner.from_features(
-            standardized, alpha, loss, xp, runner=runner, row_weights=row_weights
-        )
-        if precondition
-        else None
-    )
-
-    def weights(v):  # W = V T; also the chain rule back, T being symmetric
-        return v if precond is None else precond.apply(v)
-
-    def objective(flat):
-        w = weights(xp.reshape(flat[:size], shape))
-        scores = rows_times(runner, standardized, xp.matrix_transpose(w), xp)
-        value, g_f = loss_and_gradient(
-            scores + flat[size:], targets, loss, xp, row_weights
-        )
-        value += 0.5 * alpha * float(xp.sum(w * w))
-        g_w = rows_gram(runner, g_f, standardized, xp) + alpha * w
-        g_w = xp.reshape(weights(g_w), (-1,))
-        return value, xp.concat([g_w, xp.sum(g_f, axis=0)])
-
-    def gradient_size(grad):
-        g_w = xp.reshape(grad[:size], shape)
-        if precond is not None:
-            g_w = precond.apply_inverse(g_w)
-        return max(float(xp.max(xp.abs(g_w))), float(xp.max(xp.abs(grad[size:]))))
-
-    start = coef if precond is None else precond.apply_inverse(coef)
-    start = xp.concat([xp.reshape(start, (-1,)), intercept])
-    flat, n_iter = minimize_lbfgs(
-        objective,
-        start,
-        xp,
-        max_iter=max_iter,
-        gtol=tol,
-        ftol=1e-4 * tol,
-        gradient_size=gradient_size,
-    )
-    return weights(xp.reshape(flat[:size], shape)), flat[size:], n_iter
+        return weights(xp.reshape(flat[:size], shape)), flat[size:], n_iter
