@@ -67,6 +67,21 @@ def _dispatch_on():
     return get_config()["array_api_dispatch"]
 
 
+class _DeviceOptions(StrOptions):
+    """scikit-learn's constraint of the ``device`` strings, "cuda:N" (a GPU
+    index, CuPy's and PyTorch's spelling) included."""
+
+    def is_satisfied_by(self, val):
+        try:
+            parse_device(val)
+        except ValueError:
+            return False
+        return isinstance(val, str)
+
+    def __str__(self):
+        return f"{super().__str__()} or 'cuda:N' with N the index of a GPU"
+
+
 def compute_method(method):
     """Decorate an estimator's method that computes: BLAS held at one thread
     (:func:`~sklearn_ckn._blas.thread_count_independent`) and, for
@@ -103,8 +118,7 @@ class CKNBase(BaseEstimator):
         "whitening": [None, StrOptions({"images", "patches"})],
         "whitening_reg": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [None, Interval(Integral, 1, None, closed="left")],
-        # "cuda:N" too, checked by parse_device
-        "device": [StrOptions({"auto", "cpu", "cuda"}), str],
+        "device": [_DeviceOptions({"auto", "cpu", "cuda"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }

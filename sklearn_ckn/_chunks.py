@@ -100,11 +100,25 @@ def rows_times(runner, a, m, xp):
 
 def rows_gram(runner, a, b, xp):
     """``a^T @ b`` for ``a`` and ``b`` with the same rows: a sum over the
-    samples, of the chunks' products in chunk order."""
-    parts = runner.map(
-        lambda rows: xp.matrix_transpose(a[rows, ...]) @ b[rows, ...], a.shape[0]
-    )
-    total = parts[0]
-    for part in parts[1:]:
-        total = total + part
+    samples, of the chunks' products in chunk order.
+
+    The chunks are computed a round (one per thread) at a time and added to
+    the total in order, so at most one product per thread is held beside the
+    total (a 3,072 x 3,072 covariance is 75 MB a chunk); the order of the
+    additions does not depend on the rounds, nor on the threads.
+    """
+    n = a.shape[0]
+    if n == 0:
+        return xp.matrix_transpose(a) @ b
+    per_round = runner.chunk * runner.n_threads
+    total = None
+    for first in range(0, n, per_round):
+        count = min(per_round, n - first)
+
+        def product(rows, first=first):
+            rows = slice(first + rows.start, first + rows.stop)
+            return xp.matrix_transpose(a[rows, ...]) @ b[rows, ...]
+
+        for part in runner.map(product, count):
+            total = part if total is None else total + part
     return total

@@ -16,8 +16,13 @@ norms and responses are then those of the whitened patches.
 """
 
 from ._backend import array_device, max_float_dtype
+from ._chunks import ChunkRunner, rows_gram, rows_times
 
 __all__ = ["MAX_IMAGE_VALUES", "apply_zca", "fit_patch_zca", "fit_zca"]
+
+#: samples per chunk of the covariance's sum (fixed: the same covariance
+#: whatever the threads); large, for BLAS's peak on d x d products
+ROWS = 8192
 
 #: largest number of values per image whitened whole: the covariance has this
 #: many squared entries (8,192: 512 MiB in float64)
@@ -42,15 +47,16 @@ def fit_zca(maps, reg, xp):
     x = xp.astype(xp.reshape(maps, (n, -1)), max_float_dtype(xp, dev))
     mean = xp.mean(x, axis=0)
     centred = x - mean
-    covariance = xp.matrix_transpose(centred) @ centred / n
-    covariance = (covariance + xp.matrix_transpose(covariance)) / 2
-    eigvals, eigvecs = xp.linalg.eigh(covariance)
-    eigvals = xp.maximum(eigvals, xp.zeros_like(eigvals))  # rounding below 0
-    floor = reg * float(xp.mean(eigvals))
-    if floor == 0.0:  # constant images: nothing to whiten, only to centre
-        floor = 1.0
-    scale = 1.0 / xp.sqrt(eigvals + floor)
-    matrix = (eigvecs * scale) @ xp.matrix_transpose(eigvecs)
+    with ChunkRunner(xp, ROWS) as runner:
+        covariance = rows_gram(runner, centred, centred, xp) / n
+        covariance = (covariance + xp.matrix_transpose(covariance)) / 2
+        eigvals, eigvecs = xp.linalg.eigh(covariance)
+        eigvals = xp.maximum(eigvals, xp.zeros_like(eigvals))  # rounding below 0
+        floor = reg * float(xp.mean(eigvals))
+        if floor == 0.0:  # constant images: nothing to whiten, only to centre
+            floor = 1.0
+        scale = 1.0 / xp.sqrt(eigvals + floor)
+        matrix = rows_times(runner, eigvecs * scale, xp.matrix_transpose(eigvecs), xp)
     return mean, (matrix + xp.matrix_transpose(matrix)) / 2
 
 

@@ -76,9 +76,7 @@ def _fail_in_layer_1(monkeypatch):
         return original(patches, n_filters, rng, xp, layer, on_too_few)
 
     monkeypatch.setattr(_network, "_kmeans_within_distinct", failing)
-    return lambda: monkeypatch.setattr(
-        _network, "_kmeans_within_distinct", original
-    )
+    return lambda: monkeypatch.setattr(_network, "_kmeans_within_distinct", original)
 
 
 def _classifier(**kwargs):

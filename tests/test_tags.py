@@ -15,6 +15,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils import get_tags
+from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_ckn import CKNClassifier, CKNFeatureExtractor, LinearHeadClassifier
 from sklearn_ckn._backend import cupy_available, parse_device
@@ -121,5 +122,8 @@ def test_a_gpu_index_without_cupy_is_a_clear_error(estimator, digits):
     X, y = digits
     with pytest.raises(RuntimeError, match=r"device='cuda:1' requires CuPy and a"):
         _fit(estimator.set_params(device="cuda:1"), X, y)
-    with pytest.raises(ValueError, match="'cuda' or 'cuda:N' with N the index"):
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"'device' parameter of CKN\w+ must be .* or 'cuda:N' with N the",
+    ):
         _fit(estimator.set_params(device="gpu"), X, y)
