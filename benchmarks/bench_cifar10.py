@@ -11,7 +11,9 @@ and runs a recipe:
   stratified validation split of the training images, among the values
   given: the input's centring (``--centre``: ``none``, or ``image``: each
   image minus its own mean), the whitening (``--whitening``,
-  ``--whitening-reg``), mirror images (``--augment``: ``none``, or ``flip``:
+  ``--whitening-reg``), the patches k-means learns from (``--patch-quantile``:
+  those whose norm is above that quantile of the sampled patches' norms),
+  mirror images (``--augment``: ``none``, or ``flip``:
   the head also trains on every image mirrored left to right, and a
   prediction sums the decision functions of the image and its mirror) and
   the head's penalty (``--alpha``). The head is
@@ -40,6 +42,7 @@ unsupervised-64-256 [--data FILE] [--n-train 10000] [--test FILE]
 
 import argparse
 import io
+import itertools
 import time
 import warnings
 from pathlib import Path
@@ -153,10 +156,11 @@ def run_unsupervised(args, images, y, train, val):
         x = prepare(images, centre)
         for whitening in args.whitening:
             regs = args.whitening_reg if whitening != "none" else [None]
-            for reg in regs:
+            for reg, quantile in itertools.product(regs, args.patch_quantile):
                 params = dict(
                     RECIPES[args.model],
                     n_patches=args.n_patches,
+                    patch_quantile=quantile,
                     whitening=None if whitening == "none" else whitening,
                 )
                 if reg is not None:
@@ -185,6 +189,7 @@ def run_unsupervised(args, images, y, train, val):
                                 centre,
                                 whitening,
                                 "-" if reg is None else reg,
+                                quantile,
                                 aug,
                                 alpha,
                                 f"{accuracy:.4f}",
@@ -199,6 +204,7 @@ def run_unsupervised(args, images, y, train, val):
         "centre",
         "whitening",
         "whitening_reg",
+        "patch_quantile",
         "augment",
         "alpha",
         "validation accuracy",
@@ -226,6 +232,7 @@ def classifier(args):
         **NETWORK,
         **RECIPES[args.model],
         n_patches=args.n_patches,
+        patch_quantile=args.patch_quantile[0],
         whitening="images",
         loss="log_loss",
         alpha=args.alpha[0],
@@ -303,6 +310,7 @@ def main():
         "--augment", nargs="+", default=["none", "flip"], choices=["none", "flip"]
     )
     parser.add_argument("--n-patches", type=int, default=10000)
+    parser.add_argument("--patch-quantile", type=float, nargs="+", default=[0.0, 0.5])
     parser.add_argument("--alpha", type=float, nargs="+", default=[1e-4, 3e-4])
     parser.add_argument(
         "--head", default="linear-head", choices=["linear-head", "logistic-regression"]

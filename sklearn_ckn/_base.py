@@ -114,6 +114,7 @@ class CKNBase(BaseEstimator):
         "image_shape": [None, "array-like"],
         "channel_axis": [None, Integral],
         "n_patches": [Interval(Integral, 1, None, closed="left")],
+        "patch_quantile": [Interval(Real, 0, 1, closed="left")],
         "filters": [None, list, tuple],
         "whitening": [None, StrOptions({"images", "patches"})],
         "whitening_reg": [Interval(Real, 0, None, closed="neither")],
@@ -136,6 +137,7 @@ class CKNBase(BaseEstimator):
         image_shape=None,
         channel_axis=None,
         n_patches=10000,
+        patch_quantile=0.0,
         filters=None,
         whitening=None,
         whitening_reg=0.1,
@@ -154,6 +156,7 @@ class CKNBase(BaseEstimator):
         self.image_shape = image_shape
         self.channel_axis = channel_axis
         self.n_patches = n_patches
+        self.patch_quantile = patch_quantile
         self.filters = filters
         self.whitening = whitening
         self.whitening_reg = whitening_reg
@@ -470,6 +473,7 @@ class CKNBase(BaseEstimator):
                 specs,
                 shapes,
                 n_patches=self.n_patches,
+                patch_quantile=float(self.patch_quantile),
                 rng=np.random.default_rng(seed),
                 xp=xp,
                 dev=dev,

@@ -71,7 +71,8 @@ class CKNClassifier(ClassifierMixin, TransformerMixin, CKNBase):
     Parameters
     ----------
     n_filters, patch_size, subsampling, kernel, sigma, padding, eps, \
-image_shape, channel_axis, n_patches, filters, whitening, whitening_reg :
+image_shape, channel_axis, n_patches, patch_quantile, filters, whitening, \
+whitening_reg :
         The network, as in :class:`CKNFeatureExtractor`; ``filters`` gives the
         initial filters instead of learning them without labels. The
         whitening is learned once, at the start of a (not warm-started) fit,
@@ -162,7 +163,8 @@ image_shape, channel_axis, n_patches, filters, whitening, whitening_reg :
         ``eps``, ``image_shape``, ``channel_axis``, ``whitening``,
         ``whitening_reg``) and ``loss`` must be those it was fitted with,
         otherwise ``fit`` raises a ValueError (set ``warm_start=False`` to
-        fit a new model); ``filters``, ``n_patches`` and ``random_state``
+        fit a new model); ``filters``, ``n_patches``, ``patch_quantile`` and
+        ``random_state``
         only shape a new model. The training settings (``alpha``, the
         solver's step sizes, ``max_iter``, ...) are read anew, with a fresh
         optimizer. ``partial_fit`` checks the same.
@@ -279,6 +281,7 @@ whitening_mean_, whitening_matrix_ :
         image_shape=None,
         channel_axis=None,
         n_patches=10000,
+        patch_quantile=0.0,
         filters=None,
         whitening=None,
         whitening_reg=0.1,
@@ -315,6 +318,7 @@ whitening_mean_, whitening_matrix_ :
             image_shape=image_shape,
             channel_axis=channel_axis,
             n_patches=n_patches,
+            patch_quantile=patch_quantile,
             filters=filters,
             whitening=whitening,
             whitening_reg=whitening_reg,
@@ -1030,7 +1034,8 @@ def _rows_of(weights, rows):
 
 
 #: the settings that define the network: a continued fit must find them as
-#: they were fitted (filters, n_patches and random_state only start a model)
+#: they were fitted (filters, n_patches, patch_quantile and random_state only
+#: start a model)
 NETWORK_PARAMS = (
     "n_filters",
     "patch_size",

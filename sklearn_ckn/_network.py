@@ -338,6 +338,17 @@ def _nonzero(patches, xp):
     return patches[xp.sum(patches * patches, axis=1) > 0.0]
 
 
+def _largest_norms(patches, quantile, xp):
+    """The rows of ``patches`` but the ``floor(quantile * m)`` of smallest
+    norm (ties broken by position), in their order."""
+    n_dropped = math.floor(quantile * patches.shape[0])
+    if n_dropped == 0:
+        return patches
+    norms = xp.sum(patches * patches, axis=1)
+    kept = xp.sort(xp.argsort(norms, stable=True)[n_dropped:])
+    return xp.take(patches, kept, axis=0)
+
+
 def _unit_rows(patches, xp):
     return patches / xp.sqrt(xp.sum(patches * patches, axis=1, keepdims=True))
 
@@ -379,6 +390,7 @@ def fit_layers_unsupervised(
     log=None,
     patch_whitening_reg=None,
     on_too_few=None,
+    patch_quantile=0.0,
 ):
     """Learn each layer's filters by spherical k-means on sampled patches.
 
@@ -387,7 +399,9 @@ def fit_layers_unsupervised(
     ``on_too_few``, when given, is called as ``on_too_few(layer, n_filters,
     n_distinct)`` when a layer asks for more filters than its sample holds
     distinct non-zero patches; that layer then learns ``n_distinct`` filters
-    (the layers above see that many channels) instead of raising.
+    (the layers above see that many channels) instead of raising. With
+    ``patch_quantile`` > 0, k-means sees only the sampled patches whose norm
+    ranks above that fraction of them (:func:`_largest_norms`).
     With ``patch_whitening_reg``, the first layer's sampled patches also
     teach a ZCA whitening (:func:`sklearn_ckn._whitening.fit_zca`), and the
     first layer learns from, and later sees, whitened patches.
@@ -432,7 +446,7 @@ def fit_layers_unsupervised(
             if layer == 0 and patch_whitening_reg is not None:
                 whitening = (fit_patch_zca(patches, patch_whitening_reg, xp),)
                 patches = _nonzero(apply_zca(patches, *whitening[0], xp), xp)
-            patches = _unit_rows(patches, xp)
+            patches = _unit_rows(_largest_norms(patches, patch_quantile, xp), xp)
             z, n_iter = _kmeans_within_distinct(
                 patches, spec.n_filters, rng, xp, layer, on_too_few
             )

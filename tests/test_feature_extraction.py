@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from sklearn import config_context
 from sklearn.base import clone
+from sklearn.datasets import load_digits
 
 from sklearn_ckn import CKNFeatureExtractor
 
@@ -205,3 +206,33 @@ def test_pickle_round_trip_gives_identical_features():
     loaded = pickle.loads(pickle.dumps(ckn))
     np.testing.assert_array_equal(loaded.transform(x), ckn.transform(x))
     assert all(type(w) is np.ndarray for w in loaded.filters_)
+
+
+@pytest.mark.parametrize("whitening", [None, "patches"])
+def test_patch_quantile_keeps_the_largest_patches_for_kmeans(monkeypatch, whitening):
+    """k-means sees the same sample without its smallest-norm patches: the
+    floor(q * m) of smallest norm go, the others keep their order."""
+    from sklearn_ckn import _network
+
+    X = load_digits().data[:60] / 16.0
+    seen = []
+    original = _network._unit_rows
+
+    def record(patches, xp):
+        seen.append(np.asarray(patches).copy())
+        return original(patches, xp)
+
+    monkeypatch.setattr(_network, "_unit_rows", record)
+    params = dict(n_filters=(4, 6), image_shape=(8, 8), whitening=whitening)
+    plain = CKNFeatureExtractor(**params, random_state=0).fit(X)
+    half = CKNFeatureExtractor(**params, patch_quantile=0.5, random_state=0).fit(X)
+    all_0, all_1, kept_0, kept_1 = seen
+    norms = np.sum(all_0 * all_0, axis=1)
+    dropped = len(all_0) // 2
+    want = np.sort(np.argsort(norms, kind="stable")[dropped:])
+    np.testing.assert_array_equal(kept_0, all_0[want])
+    assert len(kept_1) == len(all_1) - len(all_1) // 2
+    # layer 1 samples from layer 0's new filters: another sample, same size
+    assert not np.array_equal(half.filters_[0], plain.filters_[0])
+    assert np.max(np.sum(kept_0 * kept_0, axis=1)) == np.max(norms)
+    assert np.min(np.sum(kept_0 * kept_0, axis=1)) >= np.median(norms)
