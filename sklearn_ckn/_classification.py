@@ -1,12 +1,10 @@
 """CKNClassifier: a convolutional kernel network trained end to end."""
 
 import copy
-from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import ClassifierMixin, TransformerMixin, _fit_context
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -39,11 +37,15 @@ from ._base import (
     compute_method,
     patch_whitening,
 )
+from ._epochs import (
+    StoppingRules,
+    TrainingRecord,
+    final_head,
+    run_epochs,
+)
 from ._head import LOSSES, encode_targets, log_probabilities, probabilities
 from ._network import take_rows
-from ._progress import Progress
 from ._training import CKNTrainer, TrainingConfig, head_scores
-from ._warnings import warn_user
 
 __all__ = ["CKNClassifier"]
 
@@ -475,10 +477,10 @@ whitening_mean_, whitening_matrix_ :
             trainer, setup = self._new_trainer(setup, len(classes_), x_train.shape[0])
         targets = self._targets(train_index, len(classes_), trainer)
         if resume:
-            record = _TrainingRecord.of(self)
+            record = TrainingRecord.of(self)
         else:
             trainer.init_head(x_train, targets, w_train)
-            record = _TrainingRecord.new(self.early_stopping)
+            record = TrainingRecord.new(self.early_stopping)
         validation = (
             None
             if val_rows is None
@@ -488,18 +490,33 @@ whitening_mean_, whitening_matrix_ :
                 _rows_of(weights, val_rows),
             )
         )
-        self._run_epochs(
+        run_epochs(
             trainer,
             record,
             x_train,
             targets,
             validation,
+            rules=StoppingRules(
+                max_iter=self.max_iter,
+                tol=float(self.tol),
+                n_iter_no_change=self.n_iter_no_change,
+                learning_rate=self.learning_rate,
+                verbose=self.verbose,
+            ),
             n_epochs=1 if incremental else self.max_iter,
             rng=rng,
             incremental=incremental,
             weights=w_train,
         )
-        head = self._final_head(trainer, x_train, targets, w_train)
+        head = final_head(
+            trainer,
+            x_train,
+            targets,
+            self.head_alpha,
+            self.head_max_iter,
+            verbose=self.verbose,
+            weights=w_train,
+        )
         keep = self._to_input_namespace
         self._publish(
             {
@@ -676,165 +693,6 @@ whitening_mean_, whitening_matrix_ :
         index = xp.asarray(class_index, device=trainer.dev)
         return encode_targets(index, n_classes, self.loss, xp, trainer.dtype)
 
-    def _run_epochs(
-        self,
-        trainer,
-        record,
-        x_train,
-        targets,
-        validation,
-        *,
-        n_epochs,
-        rng,
-        incremental,
-        weights=None,
-    ):
-        """The epoch loop: stopping rules, best-weight tracking, interruption
-        and divergence; the curves and scores go to ``record``. ``weights``:
-        the training samples' (host), or None."""
-        best_params = None
-        no_improvement = 0
-        # the parameters each epoch started from, kept for the epoch with the
-        # lowest training loss: what a diverging run falls back to
-        lowest_loss, lowest_start = np.inf, None
-        # a warm start may switch early stopping on or off
-        if validation is not None and record.validation_scores_ is None:
-            record.validation_scores_ = []
-        if validation is None and record.best_loss_ is None:
-            record.best_loss_ = np.inf
-        progress = Progress(self.verbose, n_epochs, "training", "epochs")
-        try:
-            for _ in range(n_epochs):
-                start = trainer.snapshot()
-                try:
-                    value = trainer.train_epoch(x_train, targets, rng, weights)
-                except FloatingPointError:
-                    value = np.inf
-                record.n_iter_ += 1
-                record.loss_curve_.append(value)
-                if _diverged(value, lowest_loss):
-                    self._fall_back(
-                        trainer, record, value, lowest_loss, lowest_start, start
-                    )
-                    break
-                if value < lowest_loss:
-                    lowest_loss, lowest_start = value, start
-                message = f"Iteration {record.n_iter_}, loss = {value:.8f}"
-                if validation is not None:
-                    score = self._accuracy(trainer, *validation)
-                    record.validation_scores_.append(score)
-                    message += f", validation score = {score:.6f}"
-                    best = record.best_validation_score_
-                    improved = best is None or score > best + self.tol
-                    if best is None or score > best:
-                        record.best_validation_score_ = score
-                        best_params = trainer.snapshot()
-                else:
-                    improved = value < record.best_loss_ - self.tol
-                    record.best_loss_ = min(record.best_loss_, value)
-                progress.step(message=message)
-                if incremental:
-                    continue
-                no_improvement = 0 if improved else no_improvement + 1
-                if no_improvement > self.n_iter_no_change:
-                    if (
-                        self.learning_rate == "adaptive"
-                        and trainer.learning_rate > 1e-6
-                    ):
-                        trainer.learning_rate /= 5
-                        no_improvement = 0
-                        continue
-                    break
-            else:
-                if not incremental:
-                    warn_user(
-                        f"Stochastic optimizer: maximum iterations ({self.max_iter}) "
-                        "reached and the optimization hasn't converged yet.",
-                        ConvergenceWarning,
-                    )
-        except KeyboardInterrupt:
-            warn_user(
-                "Training interrupted by the user: the model keeps the parameters "
-                "of its last complete step.",
-                UserWarning,
-            )
-        finally:
-            progress.close()
-        if best_params is not None:
-            trainer.restore(best_params)
-
-    def _fall_back(self, trainer, record, value, lowest_loss, lowest_start, start):
-        """After a diverged epoch: restore good parameters and say so."""
-        if lowest_start is None:
-            kept, restored = "from before this iteration", start
-        else:
-            kept, restored = (
-                f"that began the iteration with the lowest loss ({lowest_loss:.6g})",
-                lowest_start,
-            )
-        trainer.restore(restored)
-        # the optimizer's moments come from the diverged steps: start afresh
-        trainer.optimizer = None
-        what = (
-            "is not finite"
-            if not np.isfinite(value)
-            else f"rose to {value:.6g}, over {DIVERGENCE_FACTOR:g} times its lowest"
-        )
-        warn_user(
-            f"Training diverged at iteration {record.n_iter_}: the training loss "
-            f"{what}. Training stopped; the model keeps the parameters {kept}. "
-            "Lower learning_rate_init.",
-            ConvergenceWarning,
-        )
-
-    @staticmethod
-    def _accuracy(trainer, x, class_index, weights=None):
-        """Accuracy on ``x``, weighted by ``weights`` when given (and not all
-        0), as scikit-learn's ``accuracy_score``."""
-        scores = to_numpy(trainer.decision_function(x))
-        if scores.shape[1] == 1:
-            predicted = (scores[:, 0] > 0).astype(int)
-        else:
-            predicted = scores.argmax(axis=1)
-        correct = predicted == class_index
-        if weights is None or not np.any(weights > 0):
-            return float(np.mean(correct))
-        return float(np.sum(weights * correct) / np.sum(weights))
-
-    def _final_head(self, trainer, x_train, targets, weights=None):
-        """The head predict reads: the trained one, or its refit at ``head_alpha``."""
-        trained = (trainer.coef, trainer.intercept, trainer.mean, trainer.scale)
-        if self.head_alpha is None:
-            return trained
-        try:
-            solution = trainer.solve_head(
-                x_train,
-                targets,
-                float(self.head_alpha),
-                self.head_max_iter,
-                weights=weights,
-            )
-        except KeyboardInterrupt:
-            warn_user(
-                "Head refit interrupted by the user: the model keeps the head "
-                "trained with the filters.",
-                UserWarning,
-            )
-            return trained
-        if self.verbose:
-            print(
-                f"Head refitted at alpha = {self.head_alpha}: "
-                f"{solution.n_iter} iterations"
-            )
-        if solution.n_iter >= self.head_max_iter:
-            warn_user(
-                f"The head refit at head_alpha={self.head_alpha} stopped at "
-                f"head_max_iter={self.head_max_iter} iterations and may "
-                "not have converged; increase head_max_iter.",
-                ConvergenceWarning,
-            )
-        return solution.head
-
     # ------------------------------------------------------------- predict
 
     def decision_function(self, X):
@@ -972,40 +830,6 @@ whitening_mean_, whitening_matrix_ :
         return tags
 
 
-@dataclass
-class _TrainingRecord:
-    """What a fit's epochs record, published with the rest at its end."""
-
-    loss_curve_: list
-    n_iter_: int
-    best_loss_: object
-    validation_scores_: object
-    best_validation_score_: object
-
-    @classmethod
-    def new(cls, early_stopping):
-        return cls(
-            [],
-            0,
-            None if early_stopping else np.inf,
-            [] if early_stopping else None,
-            None,
-        )
-
-    @classmethod
-    def of(cls, estimator):
-        """A copy of a fitted estimator's record, to resume from: the curves
-        go on, the epoch count starts again (it counts this call's)."""
-        scores = estimator.validation_scores_
-        return cls(
-            list(estimator.loss_curve_),
-            0,
-            estimator.best_loss_,
-            None if scores is None else list(scores),
-            estimator.best_validation_score_,
-        )
-
-
 def _host_sample_weight(sample_weight, X):
     """``sample_weight`` validated (one non-negative, finite weight per
     sample of ``X``) as a float64 host array, or None."""
@@ -1060,15 +884,6 @@ def _same_setting(a, b):
             return False
         return len(a) == len(b) and all(_same_setting(x, y) for x, y in zip(a, b))
     return bool(a == b)
-
-
-#: an epoch whose mean training loss exceeds this many times the lowest one
-#: so far has diverged
-DIVERGENCE_FACTOR = 10.0
-
-
-def _diverged(value, lowest_loss):
-    return not np.isfinite(value) or value > DIVERGENCE_FACTOR * lowest_loss
 
 
 def _labels(y):

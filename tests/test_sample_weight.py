@@ -19,7 +19,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.class_weight import compute_class_weight
 
-from sklearn_ckn import CKNClassifier, CKNFeatureExtractor
+from sklearn_ckn import CKNFeatureExtractor
+from sklearn_ckn._epochs import accuracy
 from sklearn_ckn._head import encode_targets
 
 from ._fitting import fit_quietly, small_classifier
@@ -225,7 +226,7 @@ def test_early_stopping_scores_are_weighted(digits, weights):
     rng = np.random.default_rng(1)
     scores, truth = rng.standard_normal((50, 4)), rng.integers(0, 4, 50)
     w = rng.integers(0, 3, 50).astype(float)
-    got = CKNClassifier._accuracy(Scores(scores), None, truth, w)
+    got = accuracy(Scores(scores), None, truth, w)
     assert got == pytest.approx(
         accuracy_score(truth, scores.argmax(axis=1), sample_weight=w), rel=1e-15
     )
