@@ -8,22 +8,16 @@ from sklearn.base import ClassifierMixin, TransformerMixin, _fit_context
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
-    _check_sample_weight,
-    _num_samples,
-    assert_all_finite,
     check_consistent_length,
-    column_or_1d,
 )
 
 from ._backend import (
     array_device,
     array_namespace,
     compute_namespace,
-    is_array_api_obj,
     is_numpy_namespace,
     same_place,
     to_namespace,
@@ -36,6 +30,16 @@ from ._base import (
     check_finite_result,
     compute_method,
     patch_whitening,
+)
+from ._classifier_inputs import (
+    check_same_network,
+    host_sample_weight,
+    labels,
+    network_settings,
+    positive_rows,
+    resolve_classes,
+    rows_of,
+    sample_weights,
 )
 from ._epochs import (
     StoppingRules,
@@ -417,7 +421,7 @@ whitening_mean_, whitening_matrix_ :
                 "from sklearn.utils.class_weight.compute_class_weight on all the "
                 "labels)."
             )
-        sample_weight = _host_sample_weight(sample_weight, X)
+        sample_weight = host_sample_weight(sample_weight, X)
         if incremental and self.early_stopping:
             raise ValueError(
                 "partial_fit does not support early_stopping=True (it trains one "
@@ -433,7 +437,7 @@ whitening_mean_, whitening_matrix_ :
                     f"loss={self.loss!r} differs from the loss the model was trained "
                     f"with ({trainer.config.loss!r}); fit a new model to change it."
                 )
-            self._check_same_network(incremental)
+            check_same_network(self, incremental)
             maps = self._validate_images(X, reset=False)[0]
             # a loaded model's trainer is on the host (it pickles there): it
             # trains on where the estimator's device and input say
@@ -454,21 +458,23 @@ whitening_mean_, whitening_matrix_ :
                 trainer.dtype,
             )
         else:
-            setup = self._fit_setup(X, _positive_rows(sample_weight))
+            setup = self._fit_setup(X, positive_rows(sample_weight))
             maps = setup.maps
             rng = np.random.default_rng(
                 check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
             )
-        y = _labels(y)
+        y = labels(y)
         check_consistent_length(maps, y)
         check_classification_targets(y)
-        classes_ = self._resolve_classes(y, classes, incremental, resume)
+        classes_ = resolve_classes(self, y, classes, incremental, resume)
         class_index = np.searchsorted(classes_, y)
-        weights = self._sample_weights(sample_weight, y, classes_, class_index)
+        weights = sample_weights(
+            sample_weight, self.class_weight, y, classes_, class_index
+        )
         train_rows, val_rows = self._split(class_index, incremental, rng)
         x_train = maps if train_rows is None else take_rows(maps, train_rows)
         train_index = class_index if train_rows is None else class_index[train_rows]
-        w_train = _rows_of(weights, train_rows)
+        w_train = rows_of(weights, train_rows)
         if resume and not incremental:
             # a warm-started fit takes the current settings and a fresh
             # optimizer, as MLPClassifier does; partial_fit keeps both
@@ -487,7 +493,7 @@ whitening_mean_, whitening_matrix_ :
             else (
                 take_rows(maps, val_rows),
                 class_index[val_rows],
-                _rows_of(weights, val_rows),
+                rows_of(weights, val_rows),
             )
         )
         run_epochs(
@@ -534,110 +540,13 @@ whitening_mean_, whitening_matrix_ :
                 "_network_settings": (
                     getattr(self, "_network_settings", None)
                     if resume
-                    else {
-                        name: copy.deepcopy(value)
-                        for name, value in self.get_params(deep=False).items()
-                        if name in NETWORK_PARAMS
-                    }
+                    else network_settings(self)
                 ),
                 "_trainer": trainer,
                 "_rng": rng,
             }
         )
         return self
-
-    def _check_same_network(self, incremental):
-        """Refuse to continue a model whose network settings were changed
-        since it was fitted (``set_params``), instead of silently keeping
-        the old network."""
-        fitted = getattr(self, "_network_settings", None)
-        if fitted is None:  # a model pickled before the settings were kept
-            return
-        now = self.get_params(deep=False)
-        changed = [
-            name
-            for name in NETWORK_PARAMS
-            if not _same_setting(now[name], fitted[name])
-        ]
-        if changed:
-            what = ", ".join(
-                f"{name}={now[name]!r} (fitted with {fitted[name]!r})"
-                for name in changed
-            )
-            how = "partial_fit" if incremental else "warm_start=True"
-            raise ValueError(
-                f"{how} continues the fitted network, but {what} changed since it "
-                "was fitted. Set the settings back, or fit a new model (with "
-                "warm_start=False)."
-            )
-
-    def _sample_weights(self, sample_weight, y, classes_, class_index):
-        """Each sample's weight: ``sample_weight`` times its class's weight;
-        None when every sample weighs the same (the plain means, exactly)."""
-        weights = sample_weight
-        if self.class_weight is not None:
-            present = np.isin(classes_, y)
-            per_class = np.ones(classes_.shape[0])
-            # "balanced" counts the classes present in y (a partial_fit may
-            # announce more); a dict gives its classes, 1 to the others
-            per_class[present] = compute_class_weight(
-                self.class_weight, classes=classes_[present], y=y
-            )
-            per_class = per_class[class_index]
-            weights = per_class if weights is None else weights * per_class
-        if weights is None:
-            return None
-        if not np.sum(weights) > 0:
-            raise ValueError(
-                "The samples' weights (sample_weight times the class weights) sum "
-                "to 0: at least one sample must have a positive weight."
-            )
-        if np.all(weights == weights[0]):
-            return None
-        return weights
-
-    def _resolve_classes(self, y, classes, incremental, resume):
-        if resume:
-            present = np.unique(y)
-            if incremental and classes is not None:
-                if not np.array_equal(np.unique(_labels(classes)), self.classes_):
-                    raise ValueError(
-                        f"`classes={classes!r}` is not the same as on last call to "
-                        f"partial_fit, was: {self.classes_!r}"
-                    )
-            elif not incremental and not np.array_equal(present, self.classes_):
-                raise ValueError(
-                    "warm_start can only be used where `y` has the same classes as "
-                    f"in the previous call to fit. Previously got "
-                    f"{self.classes_.tolist()}, `y` has {present.tolist()}."
-                )
-            unseen = np.setdiff1d(present, self.classes_)
-            if unseen.size:
-                raise ValueError(
-                    f"y holds labels {unseen.tolist()} that are not in classes_ "
-                    f"{self.classes_.tolist()} fixed by the first fit."
-                )
-            return self.classes_
-        if incremental:
-            if classes is None:
-                raise ValueError(
-                    "classes must be passed on the first call to partial_fit."
-                )
-            classes_ = np.unique(_labels(classes))
-            unseen = np.setdiff1d(np.unique(y), classes_)
-            if unseen.size:
-                raise ValueError(
-                    f"y holds labels {unseen.tolist()} that are not in classes="
-                    f"{classes_.tolist()}."
-                )
-        else:
-            classes_ = np.unique(y)
-        if classes_.size < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes; got one "
-                f"class: {classes_.tolist()}."
-            )
-        return classes_
 
     def _split(self, class_index, incremental, rng):
         """Training and validation rows; (None, None) without early stopping."""
@@ -828,71 +737,3 @@ whitening_mean_, whitening_matrix_ :
         # transform computes in the input's float dtype, as the extractor
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
-
-
-def _host_sample_weight(sample_weight, X):
-    """``sample_weight`` validated (one non-negative, finite weight per
-    sample of ``X``) as a float64 host array, or None."""
-    if sample_weight is None:
-        return None
-    if is_array_api_obj(sample_weight) and not isinstance(sample_weight, np.ndarray):
-        sample_weight = to_numpy(sample_weight)
-    return _check_sample_weight(
-        sample_weight,
-        np.empty((_num_samples(X), 0)),
-        dtype=np.float64,
-        ensure_non_negative=True,
-    )
-
-
-def _positive_rows(sample_weight):
-    """Indices of the samples of positive weight; None when all are."""
-    if sample_weight is None or np.all(sample_weight > 0):
-        return None
-    return np.flatnonzero(sample_weight > 0)
-
-
-def _rows_of(weights, rows):
-    """``weights[rows]`` (None: all rows; None stays None)."""
-    return weights if weights is None or rows is None else weights[rows]
-
-
-#: the settings that define the network: a continued fit must find them as
-#: they were fitted (filters, n_patches, patch_quantile and random_state only
-#: start a model)
-NETWORK_PARAMS = (
-    "n_filters",
-    "patch_size",
-    "subsampling",
-    "kernel",
-    "sigma",
-    "padding",
-    "eps",
-    "image_shape",
-    "channel_axis",
-    "whitening",
-    "whitening_reg",
-)
-
-
-def _same_setting(a, b):
-    """Equality of two parameter values: numbers, strings, None, and
-    sequences of them (a tuple equals the list with the same entries)."""
-    sequences = (list, tuple, np.ndarray)
-    if isinstance(a, sequences) or isinstance(b, sequences):
-        if not (isinstance(a, sequences) and isinstance(b, sequences)):
-            return False
-        return len(a) == len(b) and all(_same_setting(x, y) for x, y in zip(a, b))
-    return bool(a == b)
-
-
-def _labels(y):
-    """Labels as a 1-D host NumPy array (from any namespace or array-like)."""
-    # is_array_api_obj also recognizes arrays, such as PyTorch's tensors, that
-    # reach the array API only through array-api-compat
-    if is_array_api_obj(y) and not isinstance(y, np.ndarray):
-        y = to_numpy(y)
-    y = column_or_1d(y, warn=True)
-    if y.dtype.kind in "fc":
-        assert_all_finite(y, input_name="y")
-    return y
