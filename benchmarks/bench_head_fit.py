@@ -5,8 +5,8 @@ filters), the multinomial logistic head at penalty ``alpha`` is solved twice
 from zero, side by side, with the same L-BFGS and the same stopping rules
 (max |gradient of the weights| <= 1e-5 max(1, value), or a stalled decrease,
 or ``--max-iter``): once on the weights themselves, once in the variables of
-``sklearn_ckn._preconditioner.LowRankPreconditioner`` (what
-``CKNClassifier`` does), both by ``sklearn_ckn._head_fit.fit_head``.
+``sklearn_ckn._ops.preconditioner.LowRankPreconditioner`` (what
+``CKNClassifier`` does), both by ``sklearn_ckn._ops.head_fit.fit_head``.
 Printed: iterations, seconds (the preconditioner's set-up included), the
 final objective and the test accuracy.
 
@@ -22,14 +22,14 @@ from _images_npz import load_images
 from _report import report
 
 from sklearn_ckn import CKNFeatureExtractor
-from sklearn_ckn._head import (
+from sklearn_ckn._ops.head import (
     decision,
     encode_targets,
     feature_statistics,
     loss_and_gradient,
 )
-from sklearn_ckn._head_fit import fit_head
-from sklearn_ckn._preconditioner import RANK
+from sklearn_ckn._ops.head_fit import fit_head
+from sklearn_ckn._ops.preconditioner import RANK
 
 NETWORK = dict(n_filters=(64, 256), patch_size=3, sigma=0.6, subsampling=(2, 2))
 

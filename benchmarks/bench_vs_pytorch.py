@@ -45,8 +45,8 @@ from sklearn_ckn import CKNClassifier, CKNFeatureExtractor
 from sklearn_ckn._backend import to_numpy
 from sklearn_ckn._layer import responses
 from sklearn_ckn._network import host_chunk
-from sklearn_ckn._pooling import pool, pooling_matrices
-from sklearn_ckn._winograd import filter_transform, product_count, winograd_applies
+from sklearn_ckn._ops.pooling import pool, pooling_matrices
+from sklearn_ckn._ops.winograd import filter_transform, product_count, winograd_applies
 
 NETWORK = dict(n_filters=(64, 256), patch_size=3, sigma=0.6, channel_axis=-1)
 CASES = [

@@ -20,8 +20,8 @@ from _images_npz import load_images
 
 import sklearn_ckn._network as network
 from sklearn_ckn import CKNClassifier
-from sklearn_ckn._lintrans import filter_gram
-from sklearn_ckn._optim import tangent
+from sklearn_ckn._ops.lintrans import filter_gram
+from sklearn_ckn._ops.optim import tangent
 
 
 def batch_gradients(clf, maps, targets, n_batches):

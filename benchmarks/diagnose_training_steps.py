@@ -21,7 +21,7 @@ from _images_npz import load_images
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_ckn import CKNClassifier
-from sklearn_ckn._optim import SGD, Adam
+from sklearn_ckn._ops.optim import SGD, Adam
 
 
 def scaled(optimizer_class):

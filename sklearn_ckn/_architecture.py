@@ -12,8 +12,8 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import InvalidParameterError
 
-from ._kernels import KERNELS
 from ._layer import LayerSpec
+from ._ops.kernels import KERNELS
 
 __all__ = [
     "PADDINGS",

@@ -41,20 +41,20 @@ from ._images import (
     split_channels,
     to_channels_last,
 )
-from ._kernels import KERNELS
-from ._kmeans import TooFewDistinctPatchesError
 from ._layer import layer_shapes
-from ._lintrans import lintrans
 from ._network import (
     fit_layers_unsupervised,
     learn_patch_whitening,
     take_rows,
     transform_in_batches,
 )
-from ._patches import filters_from_internal, filters_to_internal
+from ._ops.kernels import KERNELS
+from ._ops.kmeans import TooFewDistinctPatchesError
+from ._ops.lintrans import lintrans
+from ._ops.patches import filters_from_internal, filters_to_internal
+from ._ops.whitening import MAX_IMAGE_VALUES, apply_zca, fit_zca
 from ._progress import Progress
 from ._warnings import warn_user
-from ._whitening import MAX_IMAGE_VALUES, apply_zca, fit_zca
 
 __all__ = ["CKNBase"]
 

@@ -47,8 +47,8 @@ from ._epochs import (
     final_head,
     run_epochs,
 )
-from ._head import LOSSES, encode_targets, log_probabilities, probabilities
 from ._network import take_rows
+from ._ops.head import LOSSES, encode_targets, log_probabilities, probabilities
 from ._training import CKNTrainer, TrainingConfig, head_scores
 
 __all__ = ["CKNClassifier"]

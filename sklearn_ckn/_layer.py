@@ -10,8 +10,8 @@ import math
 from dataclasses import dataclass
 
 from ._backend import exp_in_place
-from ._kernels import kernel_derivative, kernel_value
-from ._patches import (
+from ._ops.kernels import kernel_derivative, kernel_value
+from ._ops.patches import (
     conv_output_shape,
     extract_patches,
     pad_map,
@@ -22,8 +22,8 @@ from ._patches import (
     patches_adjoint,
     unpad_map,
 )
-from ._pooling import pool, pool_adjoint, pooled_shape
-from ._winograd import winograd_applies, winograd_products
+from ._ops.pooling import pool, pool_adjoint, pooled_shape
+from ._ops.winograd import winograd_applies, winograd_products
 
 __all__ = [
     "PATCH_NORM_FLOOR",
@@ -116,7 +116,7 @@ def responses(h, spec, z, xp, cache=None, winograd_filters=None, whitening=None)
 
     When ``cache`` is a dict, the intermediates the backward pass needs are
     stored in it. ``winograd_filters``: the filters' Winograd transform
-    (:func:`sklearn_ckn._winograd.filter_transform`), when already computed.
+    (:func:`sklearn_ckn._ops.winograd.filter_transform`), when already computed.
     ``whitening``: (mean, matrix) in internal patch order, for a first layer
     that sees its patches whitened, x -> (x - mean) @ matrix (the patch
     norms are then those of the whitened patches).
@@ -233,7 +233,8 @@ def layer_forward(
         The layer's map M.
     xp : module
     pool_mats : list or None
-        Pre-built pooling matrices (see :func:`sklearn_ckn._pooling.pooling_matrices`).
+        Pre-built pooling matrices (see
+        :func:`sklearn_ckn._ops.pooling.pooling_matrices`).
     cache : dict or None
         Filled with what :func:`layer_backward` needs when given.
     winograd_filters : dict or None

@@ -12,7 +12,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._blas import thread_count_independent
-from ._head import (
+from ._ops.head import (
     LOSSES,
     encode_targets,
     feature_statistics,
@@ -20,7 +20,7 @@ from ._head import (
     n_outputs,
     probabilities,
 )
-from ._head_fit import fit_head
+from ._ops.head_fit import fit_head
 from ._warnings import warn_user
 
 __all__ = ["LinearHeadClassifier"]

@@ -2,7 +2,7 @@
 and the unsupervised (layer-wise spherical k-means) learning of the filters.
 
 Maps are channels-last, (n, *spatial, C), with one or two spatial axes. Filters
-are held in the internal patch order of :mod:`sklearn_ckn._patches`. This module
+are held in the internal patch order of :mod:`sklearn_ckn._ops.patches`. This module
 knows nothing of scikit-learn; the estimators call it.
 """
 
@@ -20,13 +20,13 @@ from ._backend import (
     to_namespace,
 )
 from ._chunks import HOST_CHUNK, ChunkRunner
-from ._kmeans import TooFewDistinctPatchesError, spherical_kmeans
 from ._layer import LayerSpec, layer_backward, layer_forward
-from ._lintrans import lintrans, lintrans_vjp
-from ._patches import extract_patches, pad_map, padding_widths
-from ._pooling import pooling_matrices
-from ._whitening import apply_zca, fit_patch_zca
-from ._winograd import filter_transform, tiling, winograd_applies
+from ._ops.kmeans import TooFewDistinctPatchesError, spherical_kmeans
+from ._ops.lintrans import lintrans, lintrans_vjp
+from ._ops.patches import extract_patches, pad_map, padding_widths
+from ._ops.pooling import pooling_matrices
+from ._ops.whitening import apply_zca, fit_patch_zca
+from ._ops.winograd import filter_transform, tiling, winograd_applies
 
 #: memory allowed for one batch's intermediate arrays when batch_size is automatic
 DEFAULT_BATCH_BYTES = 256 * 2**20
@@ -62,7 +62,7 @@ class DeviceLayer:
     """A layer's parameters on the compute device, with its pooling matrices.
 
     ``eig``, when set, is the eigendecomposition of K that M was computed
-    from (:func:`sklearn_ckn._lintrans.gram_eigh`), reused by the backward pass;
+    from (:func:`sklearn_ckn._ops.lintrans.gram_eigh`), reused by the backward pass;
     ``winograd_filters``, when set, the filters' Winograd transform, reused by
     every batch of a forward pass; ``whitening``, when set, the (mean,
     matrix) that whiten a first layer's patches.
@@ -403,7 +403,7 @@ def fit_layers_unsupervised(
     ``patch_quantile`` > 0, k-means sees only the sampled patches whose norm
     ranks above that fraction of them (:func:`_largest_norms`).
     With ``patch_whitening_reg``, the first layer's sampled patches also
-    teach a ZCA whitening (:func:`sklearn_ckn._whitening.fit_zca`), and the
+    teach a ZCA whitening (:func:`sklearn_ckn._ops.whitening.fit_zca`), and the
     first layer learns from, and later sees, whitened patches.
 
     Returns
@@ -540,7 +540,7 @@ def filter_gradients(layers, g_z, g_m, xp):
     """Euclidean filter gradients: the response path plus the path through M.
 
     Each layer's M depends on its filters; the gradient reaching M is carried
-    back to them by :func:`sklearn_ckn._lintrans.lintrans_vjp`.
+    back to them by :func:`sklearn_ckn._ops.lintrans.lintrans_vjp`.
     """
     return [
         gz

@@ -3,7 +3,7 @@
 The objective is the mean classification loss of the head on the standardized
 CKN features plus ``alpha / 2 ||W||^2``. Gradients come from the hand-written
 backward pass of :mod:`sklearn_ckn._network`; filters stay on the unit sphere
-(:mod:`sklearn_ckn._optim`). This module knows nothing of scikit-learn.
+(:mod:`sklearn_ckn._ops.optim`). This module knows nothing of scikit-learn.
 """
 
 import copy
@@ -20,14 +20,6 @@ from ._backend import (
     to_namespace,
     to_numpy,
 )
-from ._head import (
-    decision,
-    feature_statistics,
-    loss_and_gradient,
-    n_outputs,
-)
-from ._head_fit import fit_head
-from ._lintrans import gram_eigh, lintrans
 from ._network import (
     ChunkRunner,
     DeviceLayer,
@@ -37,8 +29,16 @@ from ._network import (
     take_rows,
     transform_in_batches,
 )
-from ._optim import SGD, Adam, learning_rate_at, renormalize, tangent
-from ._pooling import pooling_matrices
+from ._ops.head import (
+    decision,
+    feature_statistics,
+    loss_and_gradient,
+    n_outputs,
+)
+from ._ops.head_fit import fit_head
+from ._ops.lintrans import gram_eigh, lintrans
+from ._ops.optim import SGD, Adam, learning_rate_at, renormalize, tangent
+from ._ops.pooling import pooling_matrices
 
 __all__ = ["CKNTrainer", "HeadSolution", "TrainingConfig", "head_scores"]
 
@@ -216,7 +216,7 @@ class CKNTrainer:
         """The convex head on fixed filters' features, at penalty ``alpha``.
 
         On fixed features the head's problem is smooth and convex; it is
-        solved by :func:`sklearn_ckn._head_fit.fit_head` (preconditioned
+        solved by :func:`sklearn_ckn._ops.head_fit.fit_head` (preconditioned
         L-BFGS) on the precomputed standardized features, started from the
         current head, with at most ``max_iter`` iterations. The trainer's own
         parameters are left unchanged.

@@ -15,8 +15,8 @@ import numpy as np
 from array_api_compat import numpy as compat_numpy
 
 from sklearn_ckn import CKNClassifier, CKNFeatureExtractor
-from sklearn_ckn._patches import extract_patches, patch_columns
-from sklearn_ckn._winograd import winograd_products
+from sklearn_ckn._ops.patches import extract_patches, patch_columns
+from sklearn_ckn._ops.winograd import winograd_products
 
 N = 12
 

@@ -13,11 +13,11 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from sklearn_ckn._backend import byte_strides, strided_view
 from sklearn_ckn._backend import to_numpy as _host
-from sklearn_ckn._kernels import KERNELS, kernel_derivative, kernel_value
-from sklearn_ckn._kmeans import TooFewDistinctPatchesError, spherical_kmeans
-from sklearn_ckn._lintrans import lintrans
 from sklearn_ckn._network import ChunkRunner
-from sklearn_ckn._patches import (
+from sklearn_ckn._ops.kernels import KERNELS, kernel_derivative, kernel_value
+from sklearn_ckn._ops.kmeans import TooFewDistinctPatchesError, spherical_kmeans
+from sklearn_ckn._ops.lintrans import lintrans
+from sklearn_ckn._ops.patches import (
     extract_patches,
     filters_from_internal,
     filters_to_internal,
@@ -25,7 +25,7 @@ from sklearn_ckn._patches import (
     patch_columns,
     patch_squared_norms,
 )
-from sklearn_ckn._pooling import pool, pooling_matrix
+from sklearn_ckn._ops.pooling import pool, pooling_matrix
 
 
 @pytest.mark.parametrize("kernel", KERNELS)

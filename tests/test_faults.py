@@ -18,7 +18,7 @@ from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_ckn import CKNClassifier, CKNFeatureExtractor, _network, _training
-from sklearn_ckn._kmeans import TooFewDistinctPatchesError
+from sklearn_ckn._ops.kmeans import TooFewDistinctPatchesError
 
 from ._fitting import fit_quietly
 

@@ -19,17 +19,17 @@ import numpy as np
 import pytest
 from array_api_compat import numpy as compat_numpy
 
-from sklearn_ckn._kernels import KERNELS
 from sklearn_ckn._layer import LayerSpec, layer_shapes
-from sklearn_ckn._lintrans import lintrans, lintrans_vjp
 from sklearn_ckn._network import backward, device_layers, forward_with_caches
-from sklearn_ckn._patches import (
+from sklearn_ckn._ops.kernels import KERNELS
+from sklearn_ckn._ops.lintrans import lintrans, lintrans_vjp
+from sklearn_ckn._ops.patches import (
     extract_patches,
     patch_squared_norms,
     patch_squared_norms_adjoint,
     patches_adjoint,
 )
-from sklearn_ckn._pooling import pool, pool_adjoint, pooling_matrices
+from sklearn_ckn._ops.pooling import pool, pool_adjoint, pooling_matrices
 
 TOL = 1e-6
 xp = compat_numpy
@@ -251,7 +251,7 @@ def test_backward_runs_on_array_api_strict():
 )
 def test_training_objective_gradient(loss, n_classes, n_samples):
     """Filters, head weights and biases through the loss and the standardization."""
-    from sklearn_ckn._head import encode_targets
+    from sklearn_ckn._ops.head import encode_targets
     from sklearn_ckn._training import CKNTrainer, TrainingConfig
 
     specs, shapes, zs, x = _network_case(2, 2, "exp", seed=13)
@@ -285,8 +285,8 @@ def test_training_objective_gradient(loss, n_classes, n_samples):
 
 def test_full_gradient_over_uneven_batches():
     """The exact_head solver's gradient: all rows, in batches of 5, weighted."""
-    from sklearn_ckn._head import encode_targets
-    from sklearn_ckn._optim import tangent
+    from sklearn_ckn._ops.head import encode_targets
+    from sklearn_ckn._ops.optim import tangent
     from sklearn_ckn._training import CKNTrainer, TrainingConfig
 
     specs, shapes, zs, x = _network_case(2, 2, "exp", seed=15)

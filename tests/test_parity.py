@@ -12,9 +12,9 @@ import pytest
 from sklearn_ckn import CKNFeatureExtractor
 from sklearn_ckn._backend import to_numpy
 from sklearn_ckn._layer import LayerSpec, responses
-from sklearn_ckn._lintrans import lintrans
-from sklearn_ckn._patches import filters_to_internal
-from sklearn_ckn._pooling import gaussian_taps, pool
+from sklearn_ckn._ops.lintrans import lintrans
+from sklearn_ckn._ops.patches import filters_to_internal
+from sklearn_ckn._ops.pooling import gaussian_taps, pool
 
 from ._namespaces import namespaces_under_test
 from ._oracle import CASES, channels_last, load_case, max_relative_error

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sklearn_ckn._backend import to_numpy as _host
-from sklearn_ckn._pooling import (
+from sklearn_ckn._ops.pooling import (
     DENSE_MAX_ENTRIES,
     DIRECT_SUM_MAX_FACTOR,
     BandedPooling,
@@ -108,7 +108,8 @@ def test_a_network_on_long_signals_is_the_same_with_either_operator(monkeypatch)
 
     from sklearn.exceptions import ConvergenceWarning
 
-    from sklearn_ckn import CKNClassifier, CKNFeatureExtractor, _pooling
+    from sklearn_ckn import CKNClassifier, CKNFeatureExtractor
+    from sklearn_ckn._ops import pooling as _pooling
 
     rng = np.random.default_rng(0)
     X, y = rng.random((12, 600)), np.arange(12) % 2

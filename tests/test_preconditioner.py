@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from sklearn_ckn._backend import to_numpy as _host
-from sklearn_ckn._head import decision, encode_targets, loss_and_gradient
-from sklearn_ckn._lbfgs import minimize_lbfgs
-from sklearn_ckn._preconditioner import LowRankPreconditioner
+from sklearn_ckn._ops.head import decision, encode_targets, loss_and_gradient
+from sklearn_ckn._ops.lbfgs import minimize_lbfgs
+from sklearn_ckn._ops.preconditioner import LowRankPreconditioner
 
 
 def _correlated_features(n, d, rng):
@@ -94,7 +94,7 @@ def test_same_optimum_in_fewer_iterations():
 
 @pytest.mark.parametrize("loss", ["log_loss", "squared_hinge"])
 def test_fit_head_reaches_the_same_head_with_and_without_preconditioning(xp, loss):
-    from sklearn_ckn._head_fit import fit_head
+    from sklearn_ckn._ops.head_fit import fit_head
 
     rng = np.random.default_rng(2)
     n, d, k, alpha = 300, 50, 4, 1e-2

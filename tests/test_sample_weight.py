@@ -21,7 +21,7 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from sklearn_ckn import CKNFeatureExtractor
 from sklearn_ckn._epochs import accuracy
-from sklearn_ckn._head import encode_targets
+from sklearn_ckn._ops.head import encode_targets
 
 from ._fitting import fit_quietly, small_classifier
 

@@ -17,10 +17,11 @@ import numpy as np
 import pytest
 from array_api_compat import numpy as compat_numpy
 
-from sklearn_ckn import _patches, _winograd
 from sklearn_ckn._backend import byte_strides, strided_view
-from sklearn_ckn._patches import extract_patches, patch_columns
-from sklearn_ckn._winograd import winograd_products
+from sklearn_ckn._ops import patches as _patches
+from sklearn_ckn._ops import winograd as _winograd
+from sklearn_ckn._ops.patches import extract_patches, patch_columns
+from sklearn_ckn._ops.winograd import winograd_products
 
 from ._strided_layouts import LAYOUTS
 

@@ -15,7 +15,7 @@ from sklearn.model_selection import KFold, cross_validate
 from sklearn.pipeline import make_pipeline
 
 from sklearn_ckn import CKNClassifier, CKNFeatureExtractor
-from sklearn_ckn._whitening import apply_zca, fit_zca
+from sklearn_ckn._ops.whitening import apply_zca, fit_zca
 
 
 def _correlated_images(n=60, shape=(6, 6, 3), seed=0):
@@ -254,8 +254,8 @@ def test_training_through_whitened_patches_is_training_on_the_patch_map():
     Compared before any step: a fitted head stops at L-BFGS's tolerance, and
     Adam turns rounding-sized gradients into full steps, so whole fits agree
     only to about 1e-4."""
-    from sklearn_ckn._head import encode_targets
-    from sklearn_ckn._patches import filters_from_internal
+    from sklearn_ckn._ops.head import encode_targets
+    from sklearn_ckn._ops.patches import filters_from_internal
 
     x = _correlated_images()
     y = np.arange(60) % 3

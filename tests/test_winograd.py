@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sklearn_ckn import _winograd
 from sklearn_ckn._backend import to_numpy as _host
 from sklearn_ckn._layer import LayerSpec, layer_forward, layer_shapes
-from sklearn_ckn._lintrans import lintrans
 from sklearn_ckn._network import HOST_CHUNK, MIN_WINOGRAD_COLUMN_BYTES, host_chunk
-from sklearn_ckn._patches import extract_patches, pad_map, padding_widths
-from sklearn_ckn._pooling import pooling_matrices
-from sklearn_ckn._winograd import (
+from sklearn_ckn._ops import winograd as _winograd
+from sklearn_ckn._ops.lintrans import lintrans
+from sklearn_ckn._ops.patches import extract_patches, pad_map, padding_widths
+from sklearn_ckn._ops.pooling import pooling_matrices
+from sklearn_ckn._ops.winograd import (
     filter_transform,
     product_count,
     tiling,

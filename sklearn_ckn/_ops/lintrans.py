@@ -14,8 +14,8 @@ which has no eigenvalue gap in a denominator: it is exact and stays stable when
 eigenvalues are close or equal (where it equals f'(l_i)).
 """
 
-from ._backend import array_device, max_float_dtype
-from ._kernels import kernel_derivative, kernel_value
+from .._backend import array_device, max_float_dtype
+from .kernels import kernel_derivative, kernel_value
 
 __all__ = ["filter_gram", "gram_eigh", "lintrans", "lintrans_vjp"]
 
@@ -51,7 +51,7 @@ def lintrans(z, kernel, sigma, eps, xp, eig=None):
     z : array of shape (p, d)
         Unit-norm filters.
     kernel : str
-        Kernel name (see :mod:`sklearn_ckn._kernels`).
+        Kernel name (see :mod:`sklearn_ckn._ops.kernels`).
     sigma : float
         Bandwidth of the ``exp`` kernel.
     eps : float

@@ -10,7 +10,7 @@ import math
 
 from array_api_compat import device as array_device
 
-from ._backend import byte_strides, strided_view
+from .._backend import byte_strides, strided_view
 
 __all__ = [
     "conv_output_shape",

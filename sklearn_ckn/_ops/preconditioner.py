@@ -21,8 +21,8 @@ eigenproblem of ``C`` in that range, at the cost of three products
 
 import numpy as np
 
-from ._backend import array_device, max_float_dtype
-from ._chunks import ChunkRunner, rows_gram, rows_times
+from .._backend import array_device, max_float_dtype
+from .._chunks import ChunkRunner, rows_gram, rows_times
 
 __all__ = ["LowRankPreconditioner"]
 

@@ -2,15 +2,15 @@
 
 Mean loss plus ``alpha / 2 ||W||^2``, minimized by full-batch L-BFGS,
 by default in the variables of the low-rank preconditioner of
-:mod:`sklearn_ckn._preconditioner` (the same minimum, reached in several
+:mod:`sklearn_ckn._ops.preconditioner` (the same minimum, reached in several
 times fewer iterations). The stopping test reads the gradient of the
 weights themselves, whichever variables L-BFGS works in.
 """
 
-from ._chunks import ChunkRunner, rows_gram, rows_times
-from ._head import loss_and_gradient
-from ._lbfgs import minimize_lbfgs
-from ._preconditioner import LowRankPreconditioner
+from .._chunks import ChunkRunner, rows_gram, rows_times
+from .head import loss_and_gradient
+from .lbfgs import minimize_lbfgs
+from .preconditioner import LowRankPreconditioner
 
 __all__ = ["fit_head"]
 
@@ -41,7 +41,7 @@ def fit_head(
     standardized : array of shape (n, d)
         Standardized features.
     targets : array of shape (n, k)
-        Encoded targets (:func:`sklearn_ckn._head.encode_targets`).
+        Encoded targets (:func:`sklearn_ckn._ops.head.encode_targets`).
     loss : {"squared_hinge", "log_loss"}
     alpha : float
         Penalty on the weights (not on the intercept).

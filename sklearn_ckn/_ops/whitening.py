@@ -15,8 +15,8 @@ transformed, learned from the patches k-means samples
 norms and responses are then those of the whitened patches.
 """
 
-from ._backend import array_device, max_float_dtype
-from ._chunks import ChunkRunner, rows_gram, rows_times
+from .._backend import array_device, max_float_dtype
+from .._chunks import ChunkRunner, rows_gram, rows_times
 
 __all__ = ["MAX_IMAGE_VALUES", "apply_zca", "fit_patch_zca", "fit_zca"]
 

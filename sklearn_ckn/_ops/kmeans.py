@@ -5,8 +5,8 @@ CuPy); randomness comes from a host NumPy generator so that ``random_state``
 gives the same centroids on every backend.
 """
 
-from ._backend import array_device
-from ._chunks import ChunkRunner, rows_gram, rows_times
+from .._backend import array_device
+from .._chunks import ChunkRunner, rows_gram, rows_times
 
 __all__ = ["TooFewDistinctPatchesError", "spherical_kmeans"]
 

@@ -16,14 +16,14 @@ transforms are two small GEMMs each, one per tile axis; the filter
 transform one GEMM with the Kronecker product of the 1-D matrices.
 
 Maps are channels-last, (n, H, W, C); filters are in the internal patch order
-(offset-major, channel fastest) of :mod:`sklearn_ckn._patches`.
+(offset-major, channel fastest) of :mod:`sklearn_ckn._ops.patches`.
 """
 
 import functools
 
 from array_api_compat import device as array_device
 
-from ._backend import byte_strides, strided_view
+from .._backend import byte_strides, strided_view
 
 __all__ = [
     "filter_transform",
