@@ -37,7 +37,7 @@ looked at otherwise, and none are in ``shared/``.
 
 Run (from ``benchmarks/``): ``python bench_cifar10.py --model
 unsupervised-64-256 [--data FILE] [--n-train 10000] [--test FILE]
-[--append ../docs/benchmarks.md]``.
+[--append ../docs/benchmarks_history.md]``.
 """
 
 import argparse

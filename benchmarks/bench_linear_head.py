@@ -13,7 +13,7 @@ no mirror images), on its stratified 45,000 / 5,000 split, computed once and
 cached in ``.cache/``.
 
 Run (from ``benchmarks/``): ``python bench_linear_head.py --model
-unsupervised-64-256 [--alpha 1e-4] [--append ../docs/benchmarks.md]``.
+unsupervised-64-256 [--alpha 1e-4] [--append ../docs/benchmarks_history.md]``.
 """
 
 import argparse

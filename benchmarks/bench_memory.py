@@ -8,7 +8,7 @@ memory is peak - (resident size before the images) - input - output; the
 target (issue 4) is at most 1 GiB.
 
 Run: ``python benchmarks/bench_memory.py [--n-images 60000]
-[--append docs/benchmarks.md]``.
+[--append docs/benchmarks_history.md]``.
 """
 
 import argparse

@@ -5,7 +5,8 @@ The data come from the ``mnist1d`` package (``pip install mnist1d``;
 ``make_dataset(get_dataset_args())`` builds the split offline) or from an .npz
 with X_train, y_train, X_test, y_test (``--data``).
 
-Run: ``python benchmarks/bench_mnist1d.py [--data FILE] [--append docs/benchmarks.md]``
+Run: ``python benchmarks/bench_mnist1d.py [--data FILE]
+[--append docs/benchmarks_history.md]``
 """
 
 import argparse

@@ -4,7 +4,7 @@ The features' columns differ in scale (filters, border positions) and are
 small; this measures what standardizing them is worth to scikit-learn's
 linear models at their default settings, by 5-fold cross-validation of the
 whole pipeline. Run from ``benchmarks/``: ``python bench_standardization.py
-[--append ../docs/benchmarks.md]``.
+[--append ../docs/benchmarks_history.md]``.
 """
 
 import argparse

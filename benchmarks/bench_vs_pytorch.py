@@ -24,7 +24,7 @@ of 0.3 s so that the other contender's spinning worker threads are idle.
 Nothing here runs in CI. Needs PyTorch (CPU build: ``pip install torch==2.13.0``).
 
 Run: ``python benchmarks/bench_vs_pytorch.py [--threads 2] [--repeats 7]
-[--append docs/benchmarks.md]``.
+[--append docs/benchmarks_history.md]``.
 """
 
 import argparse

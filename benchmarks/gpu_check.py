@@ -3,7 +3,7 @@
 Run on a machine with CuPy and a GPU (nothing here runs in CI)::
 
     python -m pytest -q tests/test_core.py tests/test_parity.py  # now on CuPy too
-    python benchmarks/gpu_check.py [--append docs/benchmarks.md]
+    python benchmarks/gpu_check.py [--append docs/benchmarks_history.md]
 
 It checks, on random data with fixed seeds:
 
