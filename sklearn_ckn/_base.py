@@ -1,7 +1,6 @@
 """What the CKN estimators share: parameters, input validation and the
 unsupervised fit of the filters."""
 
-import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -10,7 +9,6 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn import get_config
 from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_feature_names_in,
@@ -21,7 +19,6 @@ from sklearn.utils.validation import (
 from ._architecture import (
     PADDINGS,
     check_sigmas,
-    check_unit_filters,
     resolve_layer_specs,
 )
 from ._backend import (
@@ -43,18 +40,20 @@ from ._images import (
 )
 from ._layer import layer_shapes
 from ._network import (
-    fit_layers_unsupervised,
-    learn_patch_whitening,
     take_rows,
     transform_in_batches,
 )
+from ._numeric_checks import (
+    check_finite_result,
+    check_magnitude,
+    warn_if_responses_underflowed,
+)
 from ._ops.kernels import KERNELS
-from ._ops.kmeans import TooFewDistinctPatchesError
-from ._ops.lintrans import lintrans
 from ._ops.patches import filters_from_internal, filters_to_internal
-from ._ops.whitening import MAX_IMAGE_VALUES, apply_zca, fit_zca
+from ._ops.whitening import apply_zca
 from ._progress import Progress
-from ._warnings import warn_user
+from ._unsupervised_start import UnsupervisedStart
+from ._whitening_state import WhiteningState, patch_whitening
 
 __all__ = ["CKNBase"]
 
@@ -96,7 +95,7 @@ def compute_method(method):
     return run
 
 
-class CKNBase(BaseEstimator):
+class CKNBase(UnsupervisedStart, WhiteningState, BaseEstimator):
     """Parameters, validation and unsupervised filter learning of a CKN.
 
     Not an estimator in itself: :class:`~sklearn_ckn.CKNFeatureExtractor` and
@@ -207,7 +206,7 @@ class CKNBase(BaseEstimator):
                 "(n_samples, H, W) / (n_samples, H, W, C) arrays."
             )
         xp = array_namespace(X)
-        _check_magnitude(X, xp)
+        check_magnitude(X, xp)
         if reset:
             channel_axis = self.channel_axis
             shape = fit_image_shape(X.shape, self.image_shape, channel_axis)
@@ -307,51 +306,6 @@ class CKNBase(BaseEstimator):
             learn_rows,
         )
 
-    def _initial_params(self, setup):
-        """(z, M) per layer: learned without labels, or from ``filters``; the
-        first is (z, M, (mean, matrix)) with whitening='patches'.
-
-        Returns the params and ``setup``, whose specs and shapes have fewer
-        filters where a layer found fewer distinct patches than it asked for.
-        """
-        xp, dev, dtype = setup.xp, setup.dev, setup.dtype
-        if self.filters is None:
-            params, specs, shapes = self._learn_filters(
-                setup.learning_maps(), setup.specs, setup.shapes, xp, dev, dtype
-            )
-            return params, dataclasses.replace(setup, specs=specs, shapes=shapes)
-        whitening = ()
-        if self.whitening == "patches":
-            whitening = (self._learn_patch_whitening_only(setup),)
-        params = []
-        for w, spec in zip(self.filters, setup.specs):
-            w = np.asarray(w) if isinstance(w, list) else w
-            given_dtype = _numpy_dtype(w)
-            # a copy: the fitted filters must not follow later changes to the
-            # caller's arrays (their M would then be stale)
-            w = xp.asarray(to_namespace(w, xp, dev), dtype=dtype, copy=True)
-            z = check_unit_filters(filters_to_internal(w, xp), xp, given_dtype)
-            params.append((z, lintrans(z, spec.kernel, spec.sigma, spec.eps, xp)))
-        params[0] = (*params[0], *whitening)
-        return params, setup
-
-    def _learn_patch_whitening_only(self, setup):
-        """The first layer's patch ZCA, for given filters (nothing else is
-        learned)."""
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        return learn_patch_whitening(
-            setup.learning_maps(),
-            setup.specs,
-            setup.shapes,
-            n_patches=self.n_patches,
-            rng=np.random.default_rng(seed),
-            xp=setup.xp,
-            dev=setup.dev,
-            dtype=setup.dtype,
-            reg=self.whitening_reg,
-            batch_size=self._inference_batch_size(),
-        )
-
     def _network_attributes(self, setup, filters, lintrans_maps, patch_zca=None):
         """The fitted network's attributes, where the input came from, for
         :meth:`_publish`.
@@ -379,133 +333,6 @@ class CKNBase(BaseEstimator):
             "_specs": setup.specs,
             "_shapes": setup.shapes,
         }
-
-    def _learn_whitening(self, X):
-        """(mean, matrix) of the image whitening learned from the training
-        images, or None without it (patches are whitened by the network)."""
-        if self.whitening != "images":
-            return None
-        n_values = math.prod(X.shape[1:])
-        if n_values > MAX_IMAGE_VALUES:
-            raise ValueError(
-                f"whitening='images' learns a {n_values} x {n_values} matrix for "
-                f"images of {n_values} values; it takes images of at most "
-                f"{MAX_IMAGE_VALUES} values (for longer signals or larger images "
-                "leave whitening=None)."
-            )
-        return fit_zca(X, self.whitening_reg, array_namespace(X))
-
-    def _whitening_attributes(self, setup, patch_zca=None):
-        """whitening_mean_ and whitening_matrix_: of the images (in X's column
-        order), of the first layer's patches (in the order of a flattened
-        filters_[0] row, channel-major), or None."""
-        kind, mean, matrix = None, None, None
-        if setup.whitening is not None:
-            kind, (mean, matrix) = "images", setup.whitening
-        elif patch_zca is not None:
-            kind = "patches"
-            mean, matrix = _reorder_patch_zca(
-                patch_zca, setup.n_channels, setup.specs[0], setup.xp, _patch_layout
-            )
-        keep = self._to_input_namespace
-        return {
-            "whitening_mean_": None if mean is None else keep(mean, setup),
-            "whitening_matrix_": None if matrix is None else keep(matrix, setup),
-            "_whitening_kind": kind,
-        }
-
-    def _fitted_patch_whitening(self, xp, dev, dtype):
-        """The fitted patch ZCA in internal patch order on the compute device,
-        as a tuple to append to the first layer's (z, M); () without it."""
-        if getattr(self, "_whitening_kind", None) != "patches":
-            return ()
-        fitted = (
-            to_namespace(a, xp, dev, dtype)
-            for a in (self.whitening_mean_, self.whitening_matrix_)
-        )
-        return (
-            _reorder_patch_zca(
-                fitted, self.n_channels_in_, self._specs[0], xp, _patch_internal
-            ),
-        )
-
-    def _image_whitening(self):
-        """The fitted image whitening (mean, matrix), or None (none, or the
-        patches': the network carries that one)."""
-        if getattr(self, "_whitening_kind", None) != "images":
-            return None
-        return self.whitening_mean_, self.whitening_matrix_
-
-    def _fitted_whitening(self, X):
-        """The fitted image whitening in X's namespace and device, or None."""
-        whitening = self._image_whitening()
-        if whitening is None:
-            return None
-        xp, dev = array_namespace(X), array_device(X)
-        return tuple(to_namespace(a, xp, dev) for a in whitening)
-
-    @staticmethod
-    def _to_input_namespace(a, setup):
-        return to_namespace(a, array_namespace(setup.maps), array_device(setup.maps))
-
-    def _learn_filters(self, maps, specs, shapes, xp, dev, dtype):
-        """Unsupervised filters: spherical k-means on sampled patches, layerwise.
-
-        A layer that asks for more filters than its sample holds distinct
-        non-zero patches learns one filter per distinct patch, with a warning
-        (as :class:`~sklearn.kernel_approximation.Nystroem` does with more
-        components than samples). Returns the params and the specs and shapes
-        as learned.
-        """
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        progress = Progress(self.verbose, len(specs), "k-means", "layers")
-
-        def too_few(layer, n_filters, n_distinct):
-            warn_user(
-                _too_few_patches_message(layer, n_filters, n_distinct, maps)
-                + f" Layer {layer} learns {n_distinct} filters instead.",
-                UserWarning,
-            )
-
-        try:
-            params, specs, shapes = fit_layers_unsupervised(
-                maps,
-                specs,
-                shapes,
-                n_patches=self.n_patches,
-                patch_quantile=float(self.patch_quantile),
-                rng=np.random.default_rng(seed),
-                xp=xp,
-                dev=dev,
-                dtype=dtype,
-                batch_size=self._inference_batch_size(),
-                log=lambda message: progress.step(message=message),
-                patch_whitening_reg=(
-                    self.whitening_reg if self.whitening == "patches" else None
-                ),
-                on_too_few=too_few,
-            )
-        except TooFewDistinctPatchesError as exc:
-            below = specs[exc.layer - 1] if exc.layer > 0 else None
-            if exc.n_distinct == 0 and below is not None and below.kernel == "exp":
-                raise ValueError(
-                    f"Layer {exc.layer - 1}'s responses are all 0, so layer "
-                    f"{exc.layer} has no patch to learn from: with sigma="
-                    f"{below.sigma:g}, exp((u - 1) / sigma^2) underflows unless a "
-                    "patch is nearly a filter. Use a larger sigma (typical values "
-                    "are 0.1 to 1)."
-                ) from None
-            raise ValueError(
-                _too_few_patches_message(
-                    exc.layer, exc.n_clusters, exc.n_distinct, maps
-                )
-            ) from None
-        finally:
-            progress.close()
-        for z, m, *_ in params:
-            check_finite_result(z, maps, "the filters learned from X")
-            check_finite_result(m, maps, "the filters learned from X")
-        return params, specs, shapes
 
     def _inference_batch_size(self):
         """Samples per batch outside training (None: from a memory budget)."""
@@ -567,7 +394,7 @@ class CKNBase(BaseEstimator):
             )
         # one pass over the features for both checks
         extremes = check_finite_result(features, maps, "the features of X")
-        _warn_if_responses_underflowed(extremes, maps, self._specs)
+        warn_if_responses_underflowed(extremes, maps, self._specs)
         return features
 
     def _network_params(self, xp, dev, dtype):
@@ -663,15 +490,6 @@ class _FitSetup:
         return take_rows(self.maps, self.learn_rows)
 
 
-def _too_few_patches_message(layer, n_filters, n_distinct, maps):
-    return (
-        f"Layer {layer} asks for n_filters={n_filters}, but only {n_distinct} "
-        f"distinct non-zero patches were sampled from X (n_samples={maps.shape[0]}, "
-        f"n_features={math.prod(maps.shape[1:])}). Use fewer filters, more or "
-        "larger images, or a larger n_patches."
-    )
-
-
 def _input_namespace(X):
     """The namespace of X under array API dispatch; NumPy otherwise."""
     if _dispatch_on():
@@ -680,121 +498,6 @@ def _input_namespace(X):
         except TypeError:  # lists, DataFrames and other array-likes
             pass
     return array_namespace(np.empty(0))
-
-
-def _squares_limit(dtype_name):
-    """Largest |value| accepted in X of this float dtype.
-
-    The network squares patch values and sums them (patch norms, K), and its
-    later layers amplify their input by up to 1 / eps; a margin of 1e-6 below
-    sqrt(max) keeps two layers of 3x3 patches and 256 filters finite.
-    """
-    return math.sqrt(np.finfo(dtype_name).max) * 1e-6
-
-
-def _check_magnitude(X, xp):
-    """Refuse values so large that the network's squares overflow X's dtype."""
-    if 0 in X.shape:
-        return
-    dtype_name = float_name(X.dtype)
-    # max and min instead of abs: no temporary the size of X
-    largest = max(float(xp.max(X)), -float(xp.min(X)))
-    if largest > _squares_limit(dtype_name):
-        raise ValueError(
-            f"X holds values up to {largest:.3g}, too large for {dtype_name}: the "
-            "network squares patch values, which would overflow to inf. Rescale X "
-            f"(e.g. to [0, 1]); {dtype_name} allows |X| <= "
-            f"{_squares_limit(dtype_name):.3g}"
-            + (", float64 more." if dtype_name == "float32" else ".")
-        )
-
-
-def _warn_if_responses_underflowed(extremes, maps, specs):
-    """Warn, naming the exp layers' sigmas, when every feature of non-zero
-    input is 0 (the features' ``extremes`` are both 0): the kernel's
-    responses underflowed everywhere."""
-    if extremes != (0.0, 0.0) or not any(spec.kernel == "exp" for spec in specs):
-        return
-    xp_maps = array_namespace(maps)
-    if float(xp_maps.max(xp_maps.abs(maps))) == 0.0:
-        return
-    sigmas = ", ".join(
-        f"sigma={spec.sigma:g} for layer {layer}"
-        for layer, spec in enumerate(specs)
-        if spec.kernel == "exp"
-    )
-    warn_user(
-        f"Every feature of X is 0: the exp kernel's responses underflowed "
-        f"({sigmas}); exp((u - 1) / sigma^2) is 0 unless a patch is nearly a "
-        "filter. Use a larger sigma (typical values are 0.1 to 1).",
-        UserWarning,
-    )
-
-
-def check_finite_result(a, maps, what):
-    """Raise a ValueError naming X's range when ``a`` is not all finite.
-
-    The input is validated finite and bounded, so a non-finite result means
-    an overflow inside a deep network; nothing non-finite is ever returned.
-
-    Returns
-    -------
-    tuple of float or None
-        ``a``'s (smallest, largest) values, None when it is empty.
-    """
-    if 0 in a.shape:
-        return None
-    xp = array_namespace(a)
-    # NaN propagates through max and min, and inf is one of them: all finite
-    # iff both are, without a temporary the size of ``a``
-    extremes = float(xp.min(a)), float(xp.max(a))
-    if all(math.isfinite(v) for v in extremes):
-        return extremes
-    xp_maps = array_namespace(maps)
-    largest = float(xp_maps.max(xp_maps.abs(maps))) if maps.shape[0] else 0.0
-    raise ValueError(
-        f"The computation of {what} overflowed {maps.dtype} (the largest |X| is "
-        f"{largest:.3g}): rescale X, e.g. to [0, 1], or pass it as float64."
-    )
-
-
-def patch_whitening(params):
-    """The (mean, matrix) of a first layer's patch whitening in network
-    params, or None."""
-    return params[0][2] if len(params[0]) > 2 else None
-
-
-def _reorder_patch_zca(zca, n_channels, spec, xp, reorder):
-    """A patch ZCA (mean, matrix) with its patch axes put in another order by
-    ``reorder`` (:func:`_patch_layout` or :func:`_patch_internal`): the
-    mean's entries, the matrix's rows and columns."""
-    mean, matrix = zca
-    shape = spec.patch_shape
-    mean = reorder(mean[None, :], n_channels, shape, xp)[0, :]
-    matrix = reorder(matrix, n_channels, shape, xp)  # columns
-    matrix = reorder(xp.matrix_transpose(matrix), n_channels, shape, xp)  # rows
-    return mean, xp.matrix_transpose(matrix)
-
-
-def _patch_layout(rows, n_channels, patch_shape, xp):
-    """Rows of patch values, internal order -> (C, *patch) order."""
-    w = filters_from_internal(rows, n_channels, patch_shape, xp)
-    return xp.reshape(w, (rows.shape[0], -1))
-
-
-def _patch_internal(rows, n_channels, patch_shape, xp):
-    """Rows of patch values, (C, *patch) order -> internal order."""
-    return filters_to_internal(
-        xp.reshape(rows, (rows.shape[0], n_channels, *patch_shape)), xp
-    )
-
-
-def _numpy_dtype(a):
-    """``a``'s dtype as a NumPy dtype (NumPy and CuPy arrays), else None."""
-    try:
-        return np.dtype(a.dtype)
-    except TypeError:
-        return None
 
 
 def _float_dtype(xp, dtype):

@@ -23,14 +23,7 @@ from ._backend import (
     to_namespace,
     to_numpy,
 )
-from ._base import (
-    CKNBase,
-    _dispatch_on,
-    _FitSetup,
-    check_finite_result,
-    compute_method,
-    patch_whitening,
-)
+from ._base import CKNBase, _dispatch_on, _FitSetup, compute_method
 from ._classifier_inputs import (
     check_same_network,
     host_sample_weight,
@@ -48,8 +41,10 @@ from ._epochs import (
     run_epochs,
 )
 from ._network import take_rows
+from ._numeric_checks import check_finite_result
 from ._ops.head import LOSSES, encode_targets, log_probabilities, probabilities
 from ._training import CKNTrainer, TrainingConfig, head_scores
+from ._whitening_state import patch_whitening
 
 __all__ = ["CKNClassifier"]
 

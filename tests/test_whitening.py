@@ -366,8 +366,12 @@ def test_patch_zca_reorders_as_a_permutation_of_rows_and_columns():
     channel fastest) and filters_[0]'s row order as P M P^T, not its
     transpose: checked on a non-symmetric matrix against the permutation
     read off filters_to_internal."""
-    from sklearn_ckn._base import _patch_internal, _patch_layout, _reorder_patch_zca
     from sklearn_ckn._layer import LayerSpec
+    from sklearn_ckn._whitening_state import (
+        _patch_internal,
+        _patch_layout,
+        _reorder_patch_zca,
+    )
 
     spec = LayerSpec(4, (3, 3), (1, 1), "exp", 0.6, "same", 1e-2)
     d = 27
