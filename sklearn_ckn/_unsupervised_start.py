@@ -16,12 +16,12 @@ from sklearn.utils import check_random_state
 
 from ._architecture import check_unit_filters
 from ._backend import to_namespace
-from ._network import fit_layers_unsupervised, learn_patch_whitening
 from ._numeric_checks import check_finite_result
 from ._ops.kmeans import TooFewDistinctPatchesError
 from ._ops.lintrans import lintrans
 from ._ops.patches import filters_to_internal
 from ._progress import Progress
+from ._unsupervised import fit_layers_unsupervised, learn_patch_whitening
 from ._warnings import warn_user
 
 __all__ = ["UnsupervisedStart"]

@@ -17,7 +17,7 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_ckn import CKNClassifier, CKNFeatureExtractor, _network, _training
+from sklearn_ckn import CKNClassifier, CKNFeatureExtractor, _training, _unsupervised
 from sklearn_ckn._ops.kmeans import TooFewDistinctPatchesError
 
 from ._fitting import fit_quietly
@@ -68,15 +68,17 @@ def _fail_in_layer_1(monkeypatch):
     """Make every later fit fail in layer 1's k-means, after layer 0 has
     learned: as if layer 0's responses had all underflowed to 0. Returns a
     function that undoes it."""
-    original = _network._kmeans_within_distinct
+    original = _unsupervised._kmeans_within_distinct
 
     def failing(patches, n_filters, rng, xp, layer, on_too_few):
         if layer == 1:
             raise TooFewDistinctPatchesError(n_filters, 0)
         return original(patches, n_filters, rng, xp, layer, on_too_few)
 
-    monkeypatch.setattr(_network, "_kmeans_within_distinct", failing)
-    return lambda: monkeypatch.setattr(_network, "_kmeans_within_distinct", original)
+    monkeypatch.setattr(_unsupervised, "_kmeans_within_distinct", failing)
+    return lambda: monkeypatch.setattr(
+        _unsupervised, "_kmeans_within_distinct", original
+    )
 
 
 def _classifier(**kwargs):
@@ -174,7 +176,7 @@ def test_interrupt_during_the_unsupervised_start_keeps_the_previous_fit(
     clf = _fit_quietly(_classifier(), X, y)
     state = _state(clf, CLASSIFIER_STATE)
     # the second layer's k-means of the refit is interrupted
-    _interrupt(monkeypatch, _network, "spherical_kmeans", on_call=2)
+    _interrupt(monkeypatch, _unsupervised, "spherical_kmeans", on_call=2)
     with pytest.raises(KeyboardInterrupt):
         clf.fit(X[::-1], y[::-1])
     _assert_same_state(clf, state)

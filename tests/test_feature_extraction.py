@@ -212,17 +212,17 @@ def test_pickle_round_trip_gives_identical_features():
 def test_patch_quantile_keeps_the_largest_patches_for_kmeans(monkeypatch, whitening):
     """k-means sees the same sample without its smallest-norm patches: the
     floor(q * m) of smallest norm go, the others keep their order."""
-    from sklearn_ckn import _network
+    from sklearn_ckn import _unsupervised
 
     X = load_digits().data[:60] / 16.0
     seen = []
-    original = _network._unit_rows
+    original = _unsupervised._unit_rows
 
     def record(patches, xp):
         seen.append(np.asarray(patches).copy())
         return original(patches, xp)
 
-    monkeypatch.setattr(_network, "_unit_rows", record)
+    monkeypatch.setattr(_unsupervised, "_unit_rows", record)
     params = dict(n_filters=(4, 6), image_shape=(8, 8), whitening=whitening)
     plain = CKNFeatureExtractor(**params, random_state=0).fit(X)
     half = CKNFeatureExtractor(**params, patch_quantile=0.5, random_state=0).fit(X)

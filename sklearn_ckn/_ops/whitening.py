@@ -11,7 +11,7 @@ network on whitened images is the network applied to the images transformed
 once, and training's gradients are unchanged. Whitened patches (Mairal et
 al., 2014) are the first layer's patches, each centred on its own mean, so
 transformed, learned from the patches k-means samples
-(:func:`sklearn_ckn._network.fit_layers_unsupervised`); the first layer's
+(:func:`sklearn_ckn._unsupervised.fit_layers_unsupervised`); the first layer's
 norms and responses are then those of the whitened patches.
 """
 
