@@ -12,9 +12,9 @@ from ._backend import (
     to_numpy,
 )
 from ._base import compute_method
+from ._network import head_scores
 from ._numeric_checks import check_finite_result
 from ._ops.head import log_probabilities, probabilities
-from ._training import head_scores
 
 __all__ = ["HeadPredictions"]
 

@@ -19,6 +19,7 @@ from ._backend import (
 )
 from ._chunks import HOST_CHUNK, ChunkRunner
 from ._layer import LayerSpec, layer_backward, layer_forward
+from ._ops.head import decision
 from ._ops.lintrans import lintrans_vjp
 from ._ops.pooling import pooling_matrices
 from ._ops.winograd import filter_transform, tiling, winograd_applies
@@ -45,6 +46,7 @@ __all__ = [
     "filter_gradients",
     "forward",
     "forward_with_caches",
+    "head_scores",
     "take_rows",
     "transform_in_batches",
 ]
@@ -368,3 +370,47 @@ def backward(g_out, layers, caches, xp, input_grad=False):
     """
     g_z, g_m, g_in = backward_parts(g_out, layers, caches, xp, input_grad)
     return filter_gradients(layers, g_z, g_m, xp), g_in
+
+
+def head_scores(
+    x,
+    specs,
+    params,
+    shapes,
+    coef,
+    intercept,
+    mean,
+    scale,
+    *,
+    xp,
+    dev,
+    dtype,
+    chunk=1024,
+):
+    """Head outputs f = ((phi - mean) / scale) W^T + b for every sample of ``x``.
+
+    The features phi are computed ``chunk`` samples at a time so that the
+    full feature matrix is never held; ``params`` are the (z, M) pairs of the
+    layers, computed once by the caller.
+
+    Returns
+    -------
+    array of shape (n_samples, n_outputs)
+        In the compute namespace ``xp``, on ``dev``.
+    """
+    parts = []
+    for start in range(0, x.shape[0], chunk):
+        phi = transform_in_batches(
+            x[start : min(start + chunk, x.shape[0]), ...],
+            specs,
+            params,
+            shapes,
+            xp=xp,
+            dev=dev,
+            dtype=dtype,
+            batch_size=None,
+            out_xp=xp,
+            out_dev=dev,
+        )
+        parts.append(decision((phi - mean) / scale, coef, intercept, xp))
+    return xp.concat(parts, axis=0) if len(parts) > 1 else parts[0]

@@ -6,7 +6,6 @@ backward pass of :mod:`sklearn_ckn._network`; filters stay on the unit sphere
 (:mod:`sklearn_ckn._ops.optim`). This module knows nothing of scikit-learn.
 """
 
-import copy
 import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -16,16 +15,17 @@ import numpy as np
 from ._backend import (
     array_namespace,
     float_name,
-    is_array_api_obj,
     to_namespace,
-    to_numpy,
 )
+from ._device_moves import shallow_copy, to_host
+from ._device_moves import to_device as arrays_to_device
 from ._network import (
     ChunkRunner,
     DeviceLayer,
     backward_parts,
     filter_gradients,
     forward_with_caches,
+    head_scores,
     take_rows,
     transform_in_batches,
 )
@@ -526,7 +526,7 @@ class CKNTrainer:
         # pickled on the host: a model trained on a GPU loads on a machine
         # without one (a namespace, a module, does not pickle: found again
         # from the arrays, and moved by to_device when training resumes)
-        state = {key: _to_host(value) for key, value in self.__dict__.items()}
+        state = {key: to_host(value) for key, value in self.__dict__.items()}
         state.update(xp=None, dev="cpu", dtype=getattr(np, float_name(self.dtype)))
         return state
 
@@ -541,7 +541,7 @@ class CKNTrainer:
         for key, value in self.__dict__.items():
             if key not in ("xp", "dev"):
                 # the optimizer comes back as a copy with its state moved
-                self.__dict__[key] = _to_device(value, xp, dev)
+                self.__dict__[key] = arrays_to_device(value, xp, dev)
         if self.optimizer is not None:
             self.optimizer.xp = xp
         self.xp, self.dev = xp, dev
@@ -554,10 +554,10 @@ class CKNTrainer:
         steps, the head fits), so the arrays are shared; the lists that
         updates write into (the filters, the optimizer's moments) are copied.
         """
-        twin = _shallow_copy(self)
+        twin = shallow_copy(self)
         twin.filters = list(self.filters)
         if self.optimizer is not None:
-            twin.optimizer = _shallow_copy(self.optimizer)
+            twin.optimizer = shallow_copy(self.optimizer)
             for key, value in vars(self.optimizer).items():
                 if isinstance(value, list):
                     setattr(twin.optimizer, key, list(value))
@@ -569,86 +569,3 @@ class CKNTrainer:
 
     def restore(self, params):
         self._set_parameters(list(params))
-
-
-def _shallow_copy(obj):
-    """``obj``'s attributes in a new object of its class. Not copy.copy, which
-    goes through ``__getstate__``: the trainer's moves every array to the host,
-    the optimizers' drop their namespace."""
-    twin = object.__new__(type(obj))
-    vars(twin).update(vars(obj))
-    return twin
-
-
-def _map_arrays(value, convert):
-    """``value`` with every array in it (in lists, tuples, dicts, optimizer
-    state) replaced by ``convert(array)``."""
-    if isinstance(value, type):  # a dtype such as numpy.float64, not an array
-        return value
-    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple
-        return type(value)(*(_map_arrays(v, convert) for v in value))
-    if isinstance(value, (list, tuple)):
-        return type(value)(_map_arrays(v, convert) for v in value)
-    if isinstance(value, dict):
-        return {k: _map_arrays(v, convert) for k, v in value.items()}
-    if is_array_api_obj(value):
-        return convert(value)
-    if isinstance(value, (SGD, Adam)):
-        moved = copy.copy(value)
-        vars(moved).update(
-            {k: _map_arrays(v, convert) for k, v in vars(value).items() if k != "xp"}
-        )
-        return moved
-    return value
-
-
-def _to_host(value):
-    return _map_arrays(value, to_numpy)
-
-
-def _to_device(value, xp, dev):
-    return _map_arrays(value, lambda a: to_namespace(a, xp, dev))
-
-
-def head_scores(
-    x,
-    specs,
-    params,
-    shapes,
-    coef,
-    intercept,
-    mean,
-    scale,
-    *,
-    xp,
-    dev,
-    dtype,
-    chunk=1024,
-):
-    """Head outputs f = ((phi - mean) / scale) W^T + b for every sample of ``x``.
-
-    The features phi are computed ``chunk`` samples at a time so that the
-    full feature matrix is never held; ``params`` are the (z, M) pairs of the
-    layers, computed once by the caller.
-
-    Returns
-    -------
-    array of shape (n_samples, n_outputs)
-        In the compute namespace ``xp``, on ``dev``.
-    """
-    parts = []
-    for start in range(0, x.shape[0], chunk):
-        phi = transform_in_batches(
-            x[start : min(start + chunk, x.shape[0]), ...],
-            specs,
-            params,
-            shapes,
-            xp=xp,
-            dev=dev,
-            dtype=dtype,
-            batch_size=None,
-            out_xp=xp,
-            out_dev=dev,
-        )
-        parts.append(decision((phi - mean) / scale, coef, intercept, xp))
-    return xp.concat(parts, axis=0) if len(parts) > 1 else parts[0]
