@@ -1,13 +1,11 @@
 """What the CKN estimators share: parameters, input validation and the
 unsupervised fit of the filters."""
 
-import functools
 import math
 from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn import get_config
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
@@ -26,12 +24,16 @@ from ._backend import (
     array_namespace,
     compute_namespace,
     float_name,
-    gpu_context,
     is_array_api_obj,
     parse_device,
     to_namespace,
 )
-from ._blas import thread_count_independent
+from ._compute_context import (
+    DeviceOptions,
+    compute_method,
+    dispatch_on,
+    input_namespace,
+)
 from ._images import (
     check_image_shape,
     fit_image_shape,
@@ -62,39 +64,6 @@ __all__ = ["CKNBase"]
 _INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
 
 
-def _dispatch_on():
-    return get_config()["array_api_dispatch"]
-
-
-class _DeviceOptions(StrOptions):
-    """scikit-learn's constraint of the ``device`` strings, "cuda:N" (a GPU
-    index, CuPy's and PyTorch's spelling) included."""
-
-    def is_satisfied_by(self, val):
-        try:
-            parse_device(val)
-        except ValueError:
-            return False
-        return isinstance(val, str)
-
-    def __str__(self):
-        return f"{super().__str__()} or 'cuda:N' with N the index of a GPU"
-
-
-def compute_method(method):
-    """Decorate an estimator's method that computes: BLAS held at one thread
-    (:func:`~sklearn_ckn._blas.thread_count_independent`) and, for
-    ``device="cuda:N"``, GPU N made CuPy's current device."""
-    held = thread_count_independent(method)
-
-    @functools.wraps(method)
-    def run(self, *args, **kwargs):
-        with gpu_context(self.device):
-            return held(self, *args, **kwargs)
-
-    return run
-
-
 class CKNBase(UnsupervisedStart, WhiteningState, BaseEstimator):
     """Parameters, validation and unsupervised filter learning of a CKN.
 
@@ -118,7 +87,7 @@ class CKNBase(UnsupervisedStart, WhiteningState, BaseEstimator):
         "whitening": [None, StrOptions({"images", "patches"})],
         "whitening_reg": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [None, Interval(Integral, 1, None, closed="left")],
-        "device": [_DeviceOptions({"auto", "cpu", "cuda"})],
+        "device": [DeviceOptions({"auto", "cpu", "cuda"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -189,7 +158,7 @@ class CKNBase(UnsupervisedStart, WhiteningState, BaseEstimator):
             With ``reset``, the whitening learned (None without whitening or
             without ``reset``).
         """
-        xp_in = _input_namespace(X)
+        xp_in = input_namespace(X)
         X, feature_names = self._validate_data_unpublished(
             X,
             reset=reset,
@@ -289,7 +258,7 @@ class CKNBase(UnsupervisedStart, WhiteningState, BaseEstimator):
             self.get_params(deep=False), len(spatial), n_channels
         )
         shapes = layer_shapes(spatial, n_channels, specs)
-        xp, dev = compute_namespace(maps, self.device, follow_input=_dispatch_on())
+        xp, dev = compute_namespace(maps, self.device, follow_input=dispatch_on())
         check_sigmas(specs, float_name(maps.dtype))
         return _FitSetup(
             maps,
@@ -343,7 +312,7 @@ class CKNBase(UnsupervisedStart, WhiteningState, BaseEstimator):
         self._check_fitted()
         self._check_same_namespace(X, method)
         maps = self._validate_images(X, reset=False)[0]
-        xp, dev = compute_namespace(maps, self.device, follow_input=_dispatch_on())
+        xp, dev = compute_namespace(maps, self.device, follow_input=dispatch_on())
         # fitted in float64, sigma may be out of float32's range
         check_sigmas(self._specs, float_name(maps.dtype))
         return maps, xp, dev, _float_dtype(xp, maps.dtype)
@@ -412,10 +381,10 @@ class CKNBase(UnsupervisedStart, WhiteningState, BaseEstimator):
 
     def _check_same_namespace(self, X, method):
         """Under array API dispatch, refuse X from another namespace or device."""
-        if not _dispatch_on():
+        if not dispatch_on():
             return
         fitted = self.filters_[0]
-        x_xp, f_xp = _input_namespace(X), array_namespace(fitted)
+        x_xp, f_xp = input_namespace(X), array_namespace(fitted)
         same_ns = x_xp.__name__ == f_xp.__name__
         if same_ns and (
             not is_array_api_obj(X) or array_device(X) == array_device(fitted)
@@ -488,16 +457,6 @@ class _FitSetup:
         if self.learn_rows is None:
             return self.maps
         return take_rows(self.maps, self.learn_rows)
-
-
-def _input_namespace(X):
-    """The namespace of X under array API dispatch; NumPy otherwise."""
-    if _dispatch_on():
-        try:
-            return array_namespace(X)
-        except TypeError:  # lists, DataFrames and other array-likes
-            pass
-    return array_namespace(np.empty(0))
 
 
 def _float_dtype(xp, dtype):

@@ -17,7 +17,7 @@ from ._backend import (
     compute_namespace,
     same_place,
 )
-from ._base import CKNBase, _dispatch_on, _FitSetup, compute_method
+from ._base import CKNBase, _FitSetup
 from ._classifier_inputs import (
     check_same_network,
     host_sample_weight,
@@ -28,6 +28,7 @@ from ._classifier_inputs import (
     rows_of,
     sample_weights,
 )
+from ._compute_context import compute_method, dispatch_on
 from ._epochs import (
     StoppingRules,
     TrainingRecord,
@@ -430,7 +431,7 @@ whitening_mean_, whitening_matrix_ :
             maps = self._validate_images(X, reset=False)[0]
             # a loaded model's trainer is on the host (it pickles there): it
             # trains on where the estimator's device and input say
-            xp, dev = compute_namespace(maps, self.device, follow_input=_dispatch_on())
+            xp, dev = compute_namespace(maps, self.device, follow_input=dispatch_on())
             if not same_place(xp, dev, trainer.xp, trainer.dev):
                 trainer.to_device(xp, dev)
             setup = _FitSetup(

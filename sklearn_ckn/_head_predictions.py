@@ -11,7 +11,7 @@ from ._backend import (
     to_namespace,
     to_numpy,
 )
-from ._base import compute_method
+from ._compute_context import compute_method
 from ._network import head_scores
 from ._numeric_checks import check_finite_result
 from ._ops.head import log_probabilities, probabilities
