@@ -23,12 +23,12 @@ class ChunkRunner:
 
     On NumPy the batch is cut into chunks of ``chunk`` samples (default
     ``HOST_CHUNK``; :func:`sklearn_ckn._network.host_chunk` sizes them for a
-    network), run by as
-    many threads as BLAS had (the caller and helper threads), with BLAS
-    single-threaded: small chunks keep each layer's intermediates in cache,
-    and NumPy releases the GIL in BLAS and in its ufuncs, so the threads run
-    in parallel (on two cores transform is about 1.5 to 2 times as fast as
-    with one call per batch and two BLAS threads, docs/benchmarks.md). Other
+    network), run by as many threads as BLAS had (the caller and helper
+    threads), with BLAS single-threaded: small chunks keep each layer's
+    intermediates in cache, and NumPy releases the GIL in BLAS and in its
+    ufuncs, so the threads run in parallel (on two cores transform is about
+    1.5 to 2 times as fast as with one call per batch and two BLAS threads,
+    docs/benchmarks.md). Other
     namespaces (a GPU, the array API test namespace) get the whole batch in
     one call. Use as a context manager; results come back in chunk order, so
     sums over them do not depend on thread timing.
