@@ -11,8 +11,8 @@ import math
 import numpy as np
 
 from ._backend import to_namespace
+from ._chunks import ChunkRunner
 from ._network import (
-    ChunkRunner,
     auto_batch_size,
     device_layers,
     forward_in_chunks,
