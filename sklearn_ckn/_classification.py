@@ -1,11 +1,9 @@
 """CKNClassifier: a convolutional kernel network trained end to end."""
 
-import copy
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import ClassifierMixin, TransformerMixin, _fit_context
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
@@ -13,13 +11,8 @@ from sklearn.utils.validation import (
     check_consistent_length,
 )
 
-from ._backend import (
-    compute_namespace,
-    same_place,
-)
-from ._base import CKNBase, _FitSetup
+from ._base import CKNBase
 from ._classifier_inputs import (
-    check_same_network,
     host_sample_weight,
     labels,
     network_settings,
@@ -28,7 +21,8 @@ from ._classifier_inputs import (
     rows_of,
     sample_weights,
 )
-from ._compute_context import compute_method, dispatch_on
+from ._classifier_training import TrainerSetup
+from ._compute_context import compute_method
 from ._epochs import (
     StoppingRules,
     TrainingRecord,
@@ -37,14 +31,14 @@ from ._epochs import (
 )
 from ._head_predictions import HeadPredictions
 from ._network import take_rows
-from ._ops.head import LOSSES, encode_targets
-from ._training import CKNTrainer, TrainingConfig
-from ._whitening_state import patch_whitening
+from ._ops.head import LOSSES
 
 __all__ = ["CKNClassifier"]
 
 
-class CKNClassifier(HeadPredictions, ClassifierMixin, TransformerMixin, CKNBase):
+class CKNClassifier(
+    HeadPredictions, TrainerSetup, ClassifierMixin, TransformerMixin, CKNBase
+):
     """Supervised convolutional kernel network: filters and linear head trained jointly.
 
     The network is the one of :class:`CKNFeatureExtractor`; on top of its
@@ -399,60 +393,16 @@ whitening_mean_, whitening_matrix_ :
     def _fit(self, X, y, *, incremental, classes=None, sample_weight=None):
         fitted = hasattr(self, "_trainer")
         resume = fitted and (incremental or self.warm_start)
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y "
-                "is None."
-            )
-        if incremental and isinstance(self.class_weight, str):
-            raise ValueError(
-                "class_weight='balanced' is not supported for partial_fit, which "
-                "does not see the whole data: pass a dict of class weights (e.g. "
-                "from sklearn.utils.class_weight.compute_class_weight on all the "
-                "labels)."
-            )
+        self._check_fit_call(y, incremental)
         sample_weight = host_sample_weight(sample_weight, X)
-        if incremental and self.early_stopping:
-            raise ValueError(
-                "partial_fit does not support early_stopping=True (it trains one "
-                "epoch on the data given, with no validation split); set "
-                "early_stopping=False."
-            )
         if resume:
-            # copies: the fit publishes its results at the end (_publish), and
-            # one that fails leaves the model it started from untouched
-            trainer, rng = self._trainer.copy(), copy.deepcopy(self._rng)
-            if self.loss != trainer.config.loss:
-                raise ValueError(
-                    f"loss={self.loss!r} differs from the loss the model was trained "
-                    f"with ({trainer.config.loss!r}); fit a new model to change it."
-                )
-            check_same_network(self, incremental)
-            maps = self._validate_images(X, reset=False)[0]
-            # a loaded model's trainer is on the host (it pickles there): it
-            # trains on where the estimator's device and input say
-            xp, dev = compute_namespace(maps, self.device, follow_input=dispatch_on())
-            if not same_place(xp, dev, trainer.xp, trainer.dev):
-                trainer.to_device(xp, dev)
-            setup = _FitSetup(
-                maps,
-                self.image_shape_,
-                getattr(self, "feature_names_in_", None),
-                self._image_whitening(),
-                self._channel_axis,
-                self.n_channels_in_,
-                self._specs,
-                self._shapes,
-                trainer.xp,
-                trainer.dev,
-                trainer.dtype,
-            )
+            trainer, rng, setup = self._resume(X, incremental)
         else:
             setup = self._fit_setup(X, positive_rows(sample_weight))
-            maps = setup.maps
             rng = np.random.default_rng(
                 check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
             )
+        maps = setup.maps
         y = labels(y)
         check_consistent_length(maps, y)
         check_classification_targets(y)
@@ -538,59 +488,9 @@ whitening_mean_, whitening_matrix_ :
         )
         return self
 
-    def _split(self, class_index, incremental, rng):
-        """Training and validation rows; (None, None) without early stopping."""
-        if not self.early_stopping or incremental:
-            return None, None
-        train, val = train_test_split(
-            np.arange(class_index.shape[0]),
-            test_size=self.validation_fraction,
-            stratify=class_index,
-            random_state=int(rng.integers(np.iinfo(np.int32).max)),
-        )
-        return np.sort(train), np.sort(val)
-
     def _inference_batch_size(self):
         # batch_size is the training mini-batch; inference sizes its own batches
         return None
-
-    def _training_config(self, n_samples):
-        batch = min(200, n_samples) if self.batch_size == "auto" else self.batch_size
-        return TrainingConfig(
-            loss=self.loss,
-            alpha=float(self.alpha),
-            solver=self.solver,
-            learning_rate=self.learning_rate,
-            learning_rate_init=float(self.learning_rate_init),
-            power_t=float(self.power_t),
-            momentum=float(self.momentum),
-            batch_size=int(batch),
-            shuffle=bool(self.shuffle),
-            head_max_iter=int(self.head_max_iter),
-        )
-
-    def _new_trainer(self, setup, n_classes, n_samples):
-        """A trainer from the initial filters, and ``setup`` as they shaped
-        it (fewer filters where a layer found fewer distinct patches)."""
-        config = self._training_config(n_samples)
-        params, setup = self._initial_params(setup)
-        trainer = CKNTrainer(
-            setup.specs,
-            setup.shapes,
-            [p[0] for p in params],
-            n_classes,
-            config,
-            setup.xp,
-            setup.dev,
-            setup.dtype,
-            whitening=patch_whitening(params),
-        )
-        return trainer, setup
-
-    def _targets(self, class_index, n_classes, trainer):
-        xp = trainer.xp
-        index = xp.asarray(class_index, device=trainer.dev)
-        return encode_targets(index, n_classes, self.loss, xp, trainer.dtype)
 
     # ------------------------------------------------------------- predict
 
