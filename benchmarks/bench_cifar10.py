@@ -28,6 +28,9 @@ and runs a recipe:
   is printed at its start (the unsupervised filters with the convex head: the
   same architecture's unsupervised features under the same head) and after
   every epoch, with the epoch's wall time; the epoch is chosen on validation.
+  The first ``--augment`` value applies (``flip``: trained on the images and
+  their mirror images, decision functions of an image and its mirror summed
+  at prediction), and the first ``--patch-quantile``.
 
 Each candidate's validation accuracy is printed with the wall time of the
 features (fit and transform) and of the head. ``--test FILE`` (an npz with
@@ -245,25 +248,48 @@ def classifier(args):
     )
 
 
+def supervised_data(x, y, flip):
+    """Training data of a supervised recipe: the images, and their mirror
+    images too with ``flip``."""
+    if not flip:
+        return x, y
+    return np.concatenate([x, mirror(x)]), np.concatenate([y, y])
+
+
+def supervised_accuracy(clf, x, y, flip):
+    """Accuracy of the classifier; with ``flip``, of the decision functions
+    of each image and its mirror image summed."""
+    if not flip:
+        return float(clf.score(x, y))
+    scores = clf.decision_function(x) + clf.decision_function(mirror(x))
+    return float(np.mean(clf.classes_[np.argmax(scores, axis=1)] == y))
+
+
 def run_supervised(args, images, y, train, val):
-    """Validation accuracy at the start and after each epoch; the best epoch."""
+    """Validation accuracy at the start and after each epoch; the best epoch.
+
+    The first ``--augment`` value applies: ``flip`` trains on the images and
+    their mirror images and sums the decision functions of an image and its
+    mirror at prediction."""
     x = prepare(images, "image")
+    flip = args.augment[0] == "flip"
+    x_train, y_train = supervised_data(x[train], y[train], flip)
     clf = classifier(args)
     rows, best = [], None
     for epoch in range(args.epochs + 1):
         start = time.perf_counter()
         if epoch == 0:
             # the start: unsupervised filters and the convex head, no step
-            clf.set_params(learning_rate_init=1e-12).fit(x[train], y[train])
+            clf.set_params(learning_rate_init=1e-12).fit(x_train, y_train)
         elif epoch == 1:
             # a warm-started fit: the step size set, a fresh optimizer
             clf.set_params(learning_rate_init=args.learning_rate, warm_start=True)
-            clf.fit(x[train], y[train])
+            clf.fit(x_train, y_train)
         else:
             # one more epoch, the optimizer's state (and step size) kept
-            clf.partial_fit(x[train], y[train])
+            clf.partial_fit(x_train, y_train)
         seconds = time.perf_counter() - start
-        accuracy = float(clf.score(x[val], y[val]))
+        accuracy = supervised_accuracy(clf, x[val], y[val], flip)
         rows.append(
             [
                 epoch,
@@ -280,14 +306,15 @@ def run_supervised(args, images, y, train, val):
 
 
 def refit_and_test_supervised(args, choice, images, y, test_images, y_test):
-    x = prepare(images, "image")
+    flip = args.augment[0] == "flip"
+    x, y = supervised_data(prepare(images, "image"), y, flip)
     clf = classifier(args).set_params(
         max_iter=max(1, choice["epochs"]), warm_start=False
     )
     if choice["epochs"] == 0:
         clf.set_params(learning_rate_init=1e-12)
     clf.fit(x, y)
-    return float(clf.score(prepare(test_images, "image"), y_test))
+    return supervised_accuracy(clf, prepare(test_images, "image"), y_test, flip)
 
 
 def main():
