@@ -25,7 +25,6 @@ from ._backend import (
     compute_namespace,
     float_name,
     is_array_api_obj,
-    parse_device,
     to_namespace,
 )
 from ._compute_context import (
@@ -248,7 +247,6 @@ class CKNBase(UnsupervisedStart, WhiteningState, BaseEstimator):
         """Validated (and whitened) maps, resolved layers and the compute
         namespace of a fit. ``learn_rows`` (host indices, or None for all):
         the samples the whitening and the filters learn from."""
-        parse_device(self.device)  # before any work
         maps, shape, feature_names, whitening = self._validate_images(
             X, reset=True, learn_rows=learn_rows
         )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score
 
 from ._backend import to_numpy
 from ._progress import Progress
@@ -220,10 +221,9 @@ def accuracy(trainer, x, class_index, weights=None):
         predicted = (scores[:, 0] > 0).astype(int)
     else:
         predicted = scores.argmax(axis=1)
-    correct = predicted == class_index
-    if weights is None or not np.any(weights > 0):
-        return float(np.mean(correct))
-    return float(np.sum(weights * correct) / np.sum(weights))
+    if weights is not None and not np.any(weights > 0):
+        weights = None  # a validation split of zero weight: count every sample
+    return float(accuracy_score(class_index, predicted, sample_weight=weights))
 
 
 def final_head(

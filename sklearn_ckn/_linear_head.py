@@ -199,9 +199,11 @@ class LinearHeadClassifier(LinearClassifierMixin, BaseEstimator):
             when there are two classes.
         """
         check_is_fitted(self)
-        # dense only, as fit (scikit-learn's mixin would take sparse X)
+        # dense only, as fit; validated once (the mixin's method would
+        # validate X again, a second pass over a wide feature matrix)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return super().decision_function(X)
+        scores = X @ self.coef_.T + self.intercept_
+        return scores.ravel() if scores.shape[1] == 1 else scores
 
     def _decision_columns(self, X):
         """The decision function (which checks the fit) with one column per
