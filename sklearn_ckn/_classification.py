@@ -15,10 +15,8 @@ from ._base import CKNBase
 from ._classifier_inputs import (
     host_sample_weight,
     labels,
-    network_settings,
     positive_rows,
     resolve_classes,
-    rows_of,
     sample_weights,
 )
 from ._classifier_training import TrainerSetup
@@ -30,7 +28,6 @@ from ._epochs import (
     run_epochs,
 )
 from ._head_predictions import HeadPredictions
-from ._network import take_rows
 from ._ops.head import LOSSES
 
 __all__ = ["CKNClassifier"]
@@ -76,41 +73,25 @@ whitening_reg :
         Strength of the L2 penalty ``alpha / 2 ||W||^2`` on the head during
         training.
     head_alpha : float or None, default=None
-        If a float, once the filters are trained (at the end of each ``fit``
-        and ``partial_fit`` call) the head used for prediction is solved
-        again, with the filters fixed, by the convex solver of the initial
-        head, at penalty ``head_alpha`` and on freshly standardized features:
-        the filters may be trained under one penalty (``alpha``) and the
-        final head fitted under another, at the convex optimum for the
-        trained features rather than at the stochastic optimizer's last
-        iterate. The jointly trained head is kept for ``warm_start`` and
-        ``partial_fit``, and early stopping scores it, not the refitted one.
-        The refit costs one pass over the training data plus the solver.
-        None: the jointly trained head is the one used for prediction.
+        If a float, the head used for prediction is solved again at the end of
+        each ``fit`` and ``partial_fit`` call, with the filters fixed, at
+        penalty ``head_alpha`` by the convex solver of the initial head; the
+        jointly trained head is kept for further training (see
+        :ref:`the user guide <classifier_training>`). None: the jointly
+        trained head predicts.
     head_max_iter : int, default=300
         Bound on the L-BFGS iterations of each convex fit of the head: the
-        initial head and the refit at ``head_alpha``. A refit stopped by it
-        raises a ``ConvergenceWarning``; the initial head is only a starting
-        point and does not. On 60,000 Fashion-MNIST images (12,544 features)
-        a refit at ``head_alpha=3e-5`` needed about 1,000 iterations.
+        initial head (a starting point, no warning) and the refit at
+        ``head_alpha`` (a ``ConvergenceWarning`` if the bound stops it).
     solver : {"adam", "sgd", "exact_head"}, default="adam"
         ``adam`` and ``sgd`` (stochastic gradient descent with momentum)
         train the filters and the head together on mini-batches.
         ``exact_head`` keeps the head at its convex optimum for the current
-        filters and moves only the filters, by full-batch gradient descent on
-        that optimum's objective (the head eliminated, as a function of the
-        filters alone): each iteration takes the filters' gradient over all
-        the training data at the optimal head, steps along it on the sphere,
-        solves the head (and the standardization) again for the moved
-        filters, and keeps the step only if the objective decreased, doubling
-        the step size for the next iteration; otherwise it retries four times
-        shorter, up to 10 times, and leaves the parameters unchanged if none
-        decreased it. The objective never increases. An iteration costs two
-        passes over the data and a warm-started convex fit (bounded by
-        ``head_max_iter``), so few iterations are needed but each is slow;
-        ``batch_size`` then only sets how many samples are processed at once,
-        and ``learning_rate``, ``power_t``, ``momentum`` and ``shuffle`` are
-        not used.
+        filters and moves only the filters, by full-batch gradient descent
+        whose steps are kept only if the objective decreases (it never
+        increases); each iteration costs two passes over the data and a convex
+        fit, ``batch_size`` only bounds memory, and the mini-batch settings
+        are not used (see :ref:`the user guide <classifier_training>`).
     learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
         Schedule: ``invscaling`` divides ``learning_rate_init`` by
         ``t ** power_t`` at step t; ``adaptive`` divides it by 5 whenever
@@ -148,16 +129,10 @@ whitening_reg :
     warm_start : bool, default=False
         Continue from the previous fit instead of starting again, as
         :class:`~sklearn.neural_network.MLPClassifier` does: ``y`` must hold
-        the classes of that fit, and the network's settings (``n_filters``,
-        ``patch_size``, ``subsampling``, ``kernel``, ``sigma``, ``padding``,
-        ``eps``, ``image_shape``, ``channel_axis``, ``whitening``,
-        ``whitening_reg``) and ``loss`` must be those it was fitted with,
-        otherwise ``fit`` raises a ValueError (set ``warm_start=False`` to
-        fit a new model); ``filters``, ``n_patches``, ``patch_quantile`` and
-        ``random_state``
-        only shape a new model. The training settings (``alpha``, the
-        solver's step sizes, ``max_iter``, ...) are read anew, with a fresh
-        optimizer. ``partial_fit`` checks the same.
+        its classes and the network's settings and ``loss`` must be unchanged,
+        otherwise ``fit`` raises a ValueError; the training settings are read
+        anew, with a fresh optimizer. ``partial_fit`` checks the same (see
+        :ref:`the user guide <classifier_training>`).
     shuffle : bool, default=True
         Shuffle the samples at each epoch.
     device : {"auto", "cpu", "cuda"} or "cuda:N", default="auto"
@@ -411,10 +386,9 @@ whitening_mean_, whitening_matrix_ :
         weights = sample_weights(
             sample_weight, self.class_weight, y, classes_, class_index
         )
-        train_rows, val_rows = self._split(class_index, incremental, rng)
-        x_train = maps if train_rows is None else take_rows(maps, train_rows)
-        train_index = class_index if train_rows is None else class_index[train_rows]
-        w_train = rows_of(weights, train_rows)
+        x_train, train_index, w_train, validation = self._split(
+            maps, class_index, weights, incremental, rng
+        )
         if resume and not incremental:
             # a warm-started fit takes the current settings and a fresh
             # optimizer, as MLPClassifier does; partial_fit keeps both
@@ -427,15 +401,6 @@ whitening_mean_, whitening_matrix_ :
         else:
             trainer.init_head(x_train, targets, w_train)
             record = TrainingRecord.new(self.early_stopping)
-        validation = (
-            None
-            if val_rows is None
-            else (
-                take_rows(maps, val_rows),
-                class_index[val_rows],
-                rows_of(weights, val_rows),
-            )
-        )
         run_epochs(
             trainer,
             record,
@@ -463,28 +428,8 @@ whitening_mean_, whitening_matrix_ :
             verbose=self.verbose,
             weights=w_train,
         )
-        keep = self._to_input_namespace
         self._publish(
-            {
-                **self._network_attributes(
-                    setup, trainer.filters, trainer.lintrans(), trainer.whitening
-                ),
-                **dict(
-                    zip(
-                        ("coef_", "intercept_", "feature_mean_", "feature_scale_"),
-                        (keep(a, setup) for a in head),
-                    )
-                ),
-                **vars(record),
-                "classes_": classes_,
-                "_network_settings": (
-                    getattr(self, "_network_settings", None)
-                    if resume
-                    else network_settings(self)
-                ),
-                "_trainer": trainer,
-                "_rng": rng,
-            }
+            self._fitted_state(setup, trainer, head, record, classes_, resume, rng)
         )
         return self
 

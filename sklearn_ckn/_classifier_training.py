@@ -1,6 +1,7 @@
 """How CKNClassifier's settings become a trainer: the checks of a fit call,
 the model a continued fit resumes, the training configuration, the initial
-trainer, the encoded targets and the early-stopping split.
+trainer, the encoded targets, the early-stopping split and the fitted
+attributes a fit publishes.
 
 A mixin of :class:`~sklearn_ckn.CKNClassifier` (which holds the parameters
 and the fitted state it reads).
@@ -13,8 +14,9 @@ from sklearn.model_selection import train_test_split
 
 from ._backend import compute_namespace, same_place
 from ._base import _FitSetup
-from ._classifier_inputs import check_same_network
+from ._classifier_inputs import check_same_network, network_settings, rows_of
 from ._compute_context import dispatch_on
+from ._network import take_rows
 from ._ops.head import encode_targets
 from ._training import CKNTrainer, TrainingConfig
 from ._whitening_state import patch_whitening
@@ -79,17 +81,26 @@ class TrainerSetup:
         )
         return trainer, rng, setup
 
-    def _split(self, class_index, incremental, rng):
-        """Training and validation rows; (None, None) without early stopping."""
+    def _split(self, maps, class_index, weights, incremental, rng):
+        """The training maps, class indices and weights, and the early-stopping
+        validation (maps, class indices, weights) or None without it."""
         if not self.early_stopping or incremental:
-            return None, None
-        train, val = train_test_split(
-            np.arange(class_index.shape[0]),
-            test_size=self.validation_fraction,
-            stratify=class_index,
-            random_state=int(rng.integers(np.iinfo(np.int32).max)),
+            return maps, class_index, weights, None
+        train, val = (
+            np.sort(rows)
+            for rows in train_test_split(
+                np.arange(class_index.shape[0]),
+                test_size=self.validation_fraction,
+                stratify=class_index,
+                random_state=int(rng.integers(np.iinfo(np.int32).max)),
+            )
         )
-        return np.sort(train), np.sort(val)
+        return (
+            take_rows(maps, train),
+            class_index[train],
+            rows_of(weights, train),
+            (take_rows(maps, val), class_index[val], rows_of(weights, val)),
+        )
 
     def _training_config(self, n_samples):
         batch = min(200, n_samples) if self.batch_size == "auto" else self.batch_size
@@ -128,3 +139,26 @@ class TrainerSetup:
         xp = trainer.xp
         index = xp.asarray(class_index, device=trainer.dev)
         return encode_targets(index, n_classes, self.loss, xp, trainer.dtype)
+
+    def _fitted_state(self, setup, trainer, head, record, classes_, resume, rng):
+        """Every attribute a fit publishes: the network, the head (``coef_``,
+        ``intercept_``, ``feature_mean_``, ``feature_scale_``) in the input's
+        namespace, the training record, the classes and the trainer."""
+        keep = self._to_input_namespace
+        names = ("coef_", "intercept_", "feature_mean_", "feature_scale_")
+        return {
+            **self._network_attributes(
+                setup, trainer.filters, trainer.lintrans(), trainer.whitening
+            ),
+            **{name: keep(array, setup) for name, array in zip(names, head)},
+            **vars(record),
+            "classes_": classes_,
+            # a continued fit keeps the settings the network was built with
+            "_network_settings": (
+                getattr(self, "_network_settings", None)
+                if resume
+                else network_settings(self)
+            ),
+            "_trainer": trainer,
+            "_rng": rng,
+        }
