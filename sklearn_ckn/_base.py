@@ -2,7 +2,6 @@
 unsupervised fit of the filters."""
 
 import math
-from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -33,6 +32,7 @@ from ._compute_context import (
     dispatch_on,
     input_namespace,
 )
+from ._fit_setup import FitSetup
 from ._images import (
     check_image_shape,
     fit_image_shape,
@@ -258,7 +258,7 @@ class CKNBase(UnsupervisedStart, WhiteningState, BaseEstimator):
         shapes = layer_shapes(spatial, n_channels, specs)
         xp, dev = compute_namespace(maps, self.device, follow_input=dispatch_on())
         check_sigmas(specs, float_name(maps.dtype))
-        return _FitSetup(
+        return FitSetup(
             maps,
             shape,
             feature_names,
@@ -429,32 +429,6 @@ class CKNBase(UnsupervisedStart, WhiteningState, BaseEstimator):
 
     def _check_fitted(self):
         check_is_fitted(self, ("filters_", "lintrans_"))
-
-
-@dataclass(frozen=True)
-class _FitSetup:
-    """Everything a fit resolves before learning anything."""
-
-    maps: object
-    shape: tuple
-    feature_names: object
-    whitening: object
-    channel_axis: object
-    n_channels: int
-    specs: list
-    shapes: list
-    xp: object
-    dev: object
-    dtype: object
-    #: host indices of the samples the unsupervised parts learn from (None:
-    #: all of them)
-    learn_rows: object = None
-
-    def learning_maps(self):
-        """The maps the whitening and the k-means learn from."""
-        if self.learn_rows is None:
-            return self.maps
-        return take_rows(self.maps, self.learn_rows)
 
 
 def _float_dtype(xp, dtype):

@@ -179,13 +179,9 @@ whitening_mean_, whitening_matrix_ :
 
     Notes
     -----
-    Divergence: an epoch whose mean training loss is not finite, or is more
-    than 10 times the lowest epoch loss of this call so far, ends training
-    with a ``ConvergenceWarning``; the model then keeps the parameters that
-    began the epoch with the lowest loss (the initial ones if it diverged
-    at once) and the optimizer's state is reset. ``loss_curve_`` records the
-    diverged epoch. Interrupting ``fit`` (``KeyboardInterrupt``) keeps the
-    parameters of the last complete step, with a warning.
+    A diverging epoch ends training with a ``ConvergenceWarning`` and the
+    parameters of the best epoch's start; an interrupted ``fit`` keeps those
+    of the last complete step (see :ref:`the user guide <classifier_training>`).
 
     See Also
     --------

@@ -13,9 +13,9 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from ._backend import compute_namespace, same_place
-from ._base import _FitSetup
 from ._classifier_inputs import check_same_network, network_settings, rows_of
 from ._compute_context import dispatch_on
+from ._fit_setup import FitSetup
 from ._network import take_rows
 from ._ops.head import encode_targets
 from ._training import CKNTrainer, TrainingConfig
@@ -66,7 +66,7 @@ class TrainerSetup:
         xp, dev = compute_namespace(maps, self.device, follow_input=dispatch_on())
         if not same_place(xp, dev, trainer.xp, trainer.dev):
             trainer.to_device(xp, dev)
-        setup = _FitSetup(
+        setup = FitSetup(
             maps,
             self.image_shape_,
             getattr(self, "feature_names_in_", None),
