@@ -374,9 +374,12 @@ def main():
     if supervised:
         notes = [
             f"CKNClassifier, {RECIPES[args.model]['n_filters']} filters, whitening "
-            f"images, each image centred, log_loss, alpha {args.alpha[0]}, Adam, "
-            f"lr {args.learning_rate}, batch {args.batch_size}; epoch 0 is its start "
-            "(unsupervised filters, convex head); wall time of each fit call "
+            f"images, patch_quantile {args.patch_quantile[0]}, each image centred, "
+            f"log_loss, alpha {args.alpha[0]}, solver {args.solver}, lr "
+            f"{args.learning_rate}, batch {args.batch_size}, augment "
+            f"{args.augment[0]} (flip: trained on the images and their mirror "
+            "images, decision functions of image and mirror summed); epoch 0 is its "
+            "start (unsupervised filters, convex head); wall time of each fit call "
             f"(epoch 0: k-means, whitening and the head). Chosen: epoch "
             f"{choice['epochs']} ({accuracy:.4f})."
         ]
