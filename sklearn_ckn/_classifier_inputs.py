@@ -27,7 +27,6 @@ __all__ = [
     "network_settings",
     "positive_rows",
     "resolve_classes",
-    "rows_of",
     "sample_weights",
 ]
 
@@ -153,11 +152,6 @@ def positive_rows(sample_weight):
     if sample_weight is None or np.all(sample_weight > 0):
         return None
     return np.flatnonzero(sample_weight > 0)
-
-
-def rows_of(weights, rows):
-    """``weights[rows]`` (None: all rows; None stays None)."""
-    return weights if weights is None or rows is None else weights[rows]
 
 
 def network_settings(estimator):

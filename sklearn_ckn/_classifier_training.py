@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from ._backend import compute_namespace, same_place
-from ._classifier_inputs import check_same_network, network_settings, rows_of
+from ._classifier_inputs import check_same_network, network_settings
 from ._compute_context import dispatch_on
 from ._fit_setup import FitSetup
 from ._network import take_rows
@@ -95,11 +95,14 @@ class TrainerSetup:
                 random_state=int(rng.integers(np.iinfo(np.int32).max)),
             )
         )
+        w_train, w_val = (
+            (None, None) if weights is None else (weights[train], weights[val])
+        )
         return (
             take_rows(maps, train),
             class_index[train],
-            rows_of(weights, train),
-            (take_rows(maps, val), class_index[val], rows_of(weights, val)),
+            w_train,
+            (take_rows(maps, val), class_index[val], w_val),
         )
 
     def _training_config(self, n_samples):
