@@ -134,13 +134,16 @@ class CKNBase(UnsupervisedStart, WhiteningState, BaseEstimator):
 
     # ------------------------------------------------------------------ input
 
-    def _validate_images(self, X, *, reset, learn_rows=None):
+    def _validate_images(self, X, *, reset, select_rows=None):
         """Validate ``X`` and return it as the network's input: channels-last
         maps (n, *spatial, C), whitened when the model whitens.
 
-        With ``reset`` the per-sample shape is read from ``X`` and the
-        parameters, and the whitening learned from ``X`` (its rows
-        ``learn_rows`` when given); otherwise ``X`` is
+        ``select_rows`` (a callable or None): given the validated ``X``, it
+        returns the host indices of the rows to keep, in their order; ``X`` is
+        reduced to them before anything else, and put in order again once
+        whitened (given the whitened rows). With ``reset`` the per-sample
+        shape is read from ``X`` and the parameters, and the whitening learned
+        from ``X``; otherwise ``X`` is
         checked against ``image_shape_``, whitened as in the fit and laid out
         with the channel axis of the fit (the parameters may have been
         changed since: what inference reads is fitted state).
@@ -175,11 +178,12 @@ class CKNBase(UnsupervisedStart, WhiteningState, BaseEstimator):
             )
         xp = array_namespace(X)
         check_magnitude(X, xp)
+        if select_rows is not None:
+            X = take_rows(X, select_rows(X))
         if reset:
             channel_axis = self.channel_axis
             shape = fit_image_shape(X.shape, self.image_shape, channel_axis)
-            learn_from = X if learn_rows is None else take_rows(X, learn_rows)
-            whitening = learned = self._learn_whitening(learn_from)
+            whitening = learned = self._learn_whitening(X)
         else:
             channel_axis, shape = self._channel_axis, self.image_shape_
             check_image_shape(X.shape, shape, channel_axis, type(self).__name__)
@@ -187,6 +191,8 @@ class CKNBase(UnsupervisedStart, WhiteningState, BaseEstimator):
         if whitening is not None:
             # in the user's layout: whitening_mean_ lines up with X's columns
             X = apply_zca(X, *whitening, xp)
+            if select_rows is not None:
+                X = take_rows(X, select_rows(X))
         maps = to_channels_last(X, shape, channel_axis, xp)
         return maps, shape, feature_names, learned
 
@@ -243,12 +249,11 @@ class CKNBase(UnsupervisedStart, WhiteningState, BaseEstimator):
         ):
             del state["feature_names_in_"]  # fitted on an array without names
 
-    def _fit_setup(self, X, learn_rows=None):
+    def _fit_setup(self, X, select_rows=None):
         """Validated (and whitened) maps, resolved layers and the compute
-        namespace of a fit. ``learn_rows`` (host indices, or None for all):
-        the samples the whitening and the filters learn from."""
+        namespace of a fit. ``select_rows``: see :meth:`_validate_images`."""
         maps, shape, feature_names, whitening = self._validate_images(
-            X, reset=True, learn_rows=learn_rows
+            X, reset=True, select_rows=select_rows
         )
         channel_axis = self.channel_axis
         spatial, n_channels, _ = split_channels(shape, channel_axis)
@@ -270,7 +275,6 @@ class CKNBase(UnsupervisedStart, WhiteningState, BaseEstimator):
             xp,
             dev,
             _float_dtype(xp, maps.dtype),
-            learn_rows,
         )
 
     def _network_attributes(self, setup, filters, lintrans_maps, patch_zca=None):

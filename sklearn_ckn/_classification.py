@@ -6,19 +6,9 @@ import numpy as np
 from sklearn.base import ClassifierMixin, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import (
-    check_consistent_length,
-)
 
 from ._base import CKNBase
-from ._classifier_inputs import (
-    host_sample_weight,
-    labels,
-    positive_rows,
-    resolve_classes,
-    sample_weights,
-)
+from ._classifier_inputs import host_sample_weight
 from ._classifier_training import TrainerSetup
 from ._compute_context import compute_method
 from ._epochs import (
@@ -29,6 +19,7 @@ from ._epochs import (
 )
 from ._head_predictions import HeadPredictions
 from ._ops.head import LOSSES
+from ._training_set import TrainingSet
 
 __all__ = ["CKNClassifier"]
 
@@ -48,9 +39,10 @@ class CKNClassifier(
     projection of the gradient, then renormalization).
 
     Training starts from the unsupervised filters of :class:`CKNFeatureExtractor`
-    (spherical k-means, layer by layer) and a head fitted on the standardized
-    initial features (a convex problem, solved by preconditioned L-BFGS in at
-    most ``head_max_iter`` iterations). That standardization is then kept
+    (spherical k-means, layer by layer, on the distinct training samples
+    sorted by value: the model does not depend on the order of the rows) and
+    a head fitted on the standardized initial features (a convex problem,
+    solved by preconditioned L-BFGS in at most ``head_max_iter`` iterations). That standardization is then kept
     fixed during training; ``feature_mean_`` and ``feature_scale_`` are the
     one the head used for prediction reads (recomputed by a ``head_alpha``
     refit).
@@ -134,7 +126,8 @@ whitening_reg :
         anew, with a fresh optimizer. ``partial_fit`` checks the same (see
         :ref:`the user guide <classifier_training>`).
     shuffle : bool, default=True
-        Shuffle the samples at each epoch.
+        Shuffle the samples at each epoch; without, the batches follow the
+        fit's order of the samples (sorted by value, see ``fit``).
     device : {"auto", "cpu", "cuda"} or "cuda:N", default="auto"
         Where to compute (see :class:`CKNFeatureExtractor`).
     random_state : int, RandomState instance or None, default=None
@@ -319,15 +312,18 @@ whitening_mean_, whitening_matrix_ :
         y : array-like of shape (n_samples,)
             Class labels.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights of the samples (None: all 1). The loss of the
-            initial head, of training and of the final head is their weighted
-            mean, the standardization of the features their weighted mean and
-            standard deviation, and the early-stopping accuracy is weighted;
-            integer weights train as repeated samples would with a full-batch
-            solver (mini-batches of repeated samples are other batches). The
-            unsupervised start (the whitening and the k-means on sampled
-            patches) learns from the samples of positive weight, each counted
-            once: a sample of weight 0 plays no part at all.
+            Non-negative weights of the samples (None: all 1). The fit
+            trains on the distinct (sample, label) pairs of positive weight,
+            each with the total weight of its rows, sorted by value (see
+            :ref:`the user guide <classifier_training>`): a weight of 0 drops
+            a sample, an integer weight ``k`` trains exactly as ``k`` repeats
+            of the sample, and the order of the rows does not matter. The
+            loss of the initial head, of training and of the final head is
+            the weighted mean, the standardization of the features the
+            weighted mean and standard deviation, and the early-stopping
+            accuracy is weighted. The unsupervised start (the whitening and
+            the k-means on sampled patches) learns from the distinct samples
+            of positive weight, each counted once.
 
         Returns
         -------
@@ -365,23 +361,24 @@ whitening_mean_, whitening_matrix_ :
         fitted = hasattr(self, "_trainer")
         resume = fitted and (incremental or self.warm_start)
         self._check_fit_call(y, incremental)
-        sample_weight = host_sample_weight(sample_weight, X)
+        training_set = TrainingSet(
+            self,
+            y,
+            classes,
+            host_sample_weight(sample_weight, X),
+            incremental=incremental,
+            resume=resume,
+        )
         if resume:
-            trainer, rng, setup = self._resume(X, incremental)
+            trainer, rng, setup = self._resume(X, incremental, training_set.select_rows)
         else:
-            setup = self._fit_setup(X, positive_rows(sample_weight))
+            setup = self._fit_setup(X, training_set.select_rows)
             rng = np.random.default_rng(
                 check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
             )
         maps = setup.maps
-        y = labels(y)
-        check_consistent_length(maps, y)
-        check_classification_targets(y)
-        classes_ = resolve_classes(self, y, classes, incremental, resume)
-        class_index = np.searchsorted(classes_, y)
-        weights = sample_weights(
-            sample_weight, self.class_weight, y, classes_, class_index
-        )
+        classes_ = training_set.classes_
+        class_index, weights = training_set.class_index, training_set.weights
         x_train, train_index, w_train, validation = self._split(
             maps, class_index, weights, incremental, rng
         )

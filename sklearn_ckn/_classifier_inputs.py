@@ -25,7 +25,6 @@ __all__ = [
     "host_sample_weight",
     "labels",
     "network_settings",
-    "positive_rows",
     "resolve_classes",
     "sample_weights",
 ]
@@ -126,12 +125,17 @@ def sample_weights(sample_weight, class_weight, y, classes_, class_index):
     None when every sample weighs the same (the plain means, exactly)."""
     weights = sample_weight
     if class_weight is not None:
-        present = np.isin(classes_, y)
+        counted = slice(None) if sample_weight is None else sample_weight > 0
+        present = np.isin(classes_, y[counted])
         per_class = np.ones(classes_.shape[0])
-        # "balanced" counts the classes present in y (a partial_fit may
-        # announce more); a dict gives its classes, 1 to the others
+        # "balanced" weighs the classes present in y by their total sample
+        # weight, as repeated samples would count (a partial_fit may announce
+        # more classes); a dict gives its classes, 1 to the others
         per_class[present] = compute_class_weight(
-            class_weight, classes=classes_[present], y=y
+            class_weight,
+            classes=classes_[present],
+            y=y[counted],
+            sample_weight=None if sample_weight is None else sample_weight[counted],
         )
         per_class = per_class[class_index]
         weights = per_class if weights is None else weights * per_class
@@ -145,13 +149,6 @@ def sample_weights(sample_weight, class_weight, y, classes_, class_index):
     if np.all(weights == weights[0]):
         return None
     return weights
-
-
-def positive_rows(sample_weight):
-    """Indices of the samples of positive weight; None when all are."""
-    if sample_weight is None or np.all(sample_weight > 0):
-        return None
-    return np.flatnonzero(sample_weight > 0)
 
 
 def network_settings(estimator):

@@ -48,9 +48,10 @@ class TrainerSetup:
                 "early_stopping=False."
             )
 
-    def _resume(self, X, incremental):
+    def _resume(self, X, incremental, select_rows):
         """The trainer, generator and setup a continued fit starts from:
-        copies, on the device the estimator and X say."""
+        copies, on the device the estimator and X say (X reduced to the rows
+        ``select_rows`` gives: see :meth:`_validate_images`)."""
         # copies: the fit publishes its results at the end (_publish), and
         # one that fails leaves the model it started from untouched
         trainer, rng = self._trainer.copy(), copy.deepcopy(self._rng)
@@ -60,7 +61,7 @@ class TrainerSetup:
                 f"with ({trainer.config.loss!r}); fit a new model to change it."
             )
         check_same_network(self, incremental)
-        maps = self._validate_images(X, reset=False)[0]
+        maps = self._validate_images(X, reset=False, select_rows=select_rows)[0]
         # a loaded model's trainer is on the host (it pickles there): it
         # trains on where the estimator's device and input say
         xp, dev = compute_namespace(maps, self.device, follow_input=dispatch_on())

@@ -42,7 +42,7 @@ class UnsupervisedStart:
         xp, dev, dtype = setup.xp, setup.dev, setup.dtype
         if self.filters is None:
             params, specs, shapes = self._learn_filters(
-                setup.learning_maps(), setup.specs, setup.shapes, xp, dev, dtype
+                setup.maps, setup.specs, setup.shapes, xp, dev, dtype
             )
             return params, dataclasses.replace(setup, specs=specs, shapes=shapes)
         whitening = ()
@@ -65,7 +65,7 @@ class UnsupervisedStart:
         learned)."""
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         return learn_patch_whitening(
-            setup.learning_maps(),
+            setup.maps,
             setup.specs,
             setup.shapes,
             n_patches=self.n_patches,

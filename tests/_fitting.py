@@ -1,10 +1,13 @@
-"""Helpers shared by the classifier tests: a small network and a quiet fit."""
+"""Helpers shared by the classifier tests: a small network, a quiet fit, and
+the rows in the order a fit trains on them."""
 
 import warnings
 
+import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_ckn import CKNClassifier
+from sklearn_ckn._training_set import canonical_rows
 
 
 def small_classifier(**params):
@@ -19,3 +22,11 @@ def fit_quietly(estimator, *data):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return estimator.fit(*data)
+
+
+def training_order(X, y):
+    """``X`` and ``y`` reduced to the rows a CKNClassifier fit trains on, in
+    its order (distinct rows, sorted by value): what its unsupervised start
+    and its epochs see."""
+    rows, _ = canonical_rows(np.asarray(X), np.unique(y, return_inverse=True)[1])
+    return X[rows], y[rows]

@@ -9,7 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_ckn import CKNFeatureExtractor
 
-from ._fitting import fit_quietly, small_classifier
+from ._fitting import fit_quietly, small_classifier, training_order
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +28,10 @@ _quiet_fit = fit_quietly
 @pytest.mark.parametrize("loss", ["squared_hinge", "log_loss"])
 def test_training_decreases_the_loss_and_keeps_filters_on_the_sphere(digits, loss):
     X, y = digits
-    clf = _quiet_fit(_small(loss=loss, max_iter=10), X, y)
-    assert len(clf.loss_curve_) == clf.n_iter_ == 10
+    # Adam at 3e-4 for 20 epochs: at the default 1e-3 for 10, the objective
+    # on the whole set ends above 0.95 of the start for some seeds
+    clf = _quiet_fit(_small(loss=loss, max_iter=20, learning_rate_init=3e-4), X, y)
+    assert len(clf.loss_curve_) == clf.n_iter_ == 20
     # the same start, barely moved: the objective at initialization
     start = _quiet_fit(_small(loss=loss, max_iter=1, learning_rate_init=1e-12), X, y)
     targets = clf._targets(np.searchsorted(clf.classes_, y), 10, clf._trainer)
@@ -128,10 +130,12 @@ def test_early_stopping_keeps_the_best_weights(digits, solver):
     assert len(clf.validation_scores_) == clf.n_iter_
     assert clf.best_validation_score_ == max(clf.validation_scores_)
     assert clf.best_loss_ is None
-    # the held-out rows, drawn as fit draws them: the kept model scores the best
+    # the held-out rows, drawn as fit draws them from the rows in its order:
+    # the kept model scores the best
     from sklearn.model_selection import train_test_split
     from sklearn.utils import check_random_state
 
+    X, y = training_order(X, y)
     seed = check_random_state(0).randint(np.iinfo(np.int32).max)
     rng = np.random.default_rng(seed)
     _, val = train_test_split(
@@ -267,7 +271,7 @@ def test_exact_head_solver_keeps_the_parameters_when_no_step_decreases(
     monkeypatch.setattr(_training.CKNTrainer, "solve_head", no_decrease)
     clf = _quiet_fit(_small(solver="exact_head", max_iter=2), X, y)
     init = CKNFeatureExtractor(n_filters=(6, 12), image_shape=(8, 8), random_state=0)
-    for a, b in zip(init.fit(X).filters_, clf.filters_):
+    for a, b in zip(init.fit(training_order(X, y)[0]).filters_, clf.filters_):
         np.testing.assert_array_equal(a, b)
     assert clf.loss_curve_[0] == clf.loss_curve_[1]
     # ten step sizes tried per iteration, each four times shorter

@@ -1,12 +1,13 @@
 """scikit-learn's own estimator checks, every one of them, on the default instances too.
 
-Every check passes but one, which sample_weight brings and no estimator that
-samples its data at random can pass (CLASSIFIER_XFAILS below says why).
-The default instances first, as a user constructs them: check_estimator feeds
-1-D signals of 1 to 10 features and as few as 30 samples, from which a layer
-cannot learn more filters than there are distinct patches, so the default
-(32, 128) learns fewer, with a warning. Then small networks of every kind;
-those classifiers run a few epochs only.
+Every check passes, with no expected failure: the sample-weight equivalence
+checks too, since a classifier's fit depends on its rows only as a weighted
+set (tests/test_sample_weight.py). The default instances first, as a user
+constructs them: check_estimator feeds 1-D signals of 1 to 10 features and
+as few as 30 samples, from which a layer cannot learn more filters than
+there are distinct patches, so the default (32, 128) learns fewer, with a
+warning. Then small networks of every kind; those classifiers run a few
+epochs only.
 """
 
 import pytest
@@ -27,23 +28,6 @@ ESTIMATORS = [
 ]
 
 
-#: what the classifier cannot meet, and why
-CLASSIFIER_XFAILS = {
-    "check_sample_weight_equivalence_on_dense_data": (
-        "the unsupervised start samples patches at random from the images: "
-        "repeated (and reshuffled) samples draw other patches, so the k-means "
-        "filters differ, as KMeans's centroids do (scikit-learn expects the same "
-        "failure of KMeans, SGDClassifier and RandomForestClassifier). "
-        "tests/test_sample_weight.py shows the equivalence where it holds: the "
-        "objective and gradients, and full-batch training from given filters."
-    )
-}
-
-
-def _expected_failures(estimator):
-    return CLASSIFIER_XFAILS if isinstance(estimator, CKNClassifier) else {}
-
-
 # the small classifiers stop after max_iter=5 epochs on purpose (the checks
 # fit dozens of times): their ConvergenceWarning is expected here; so is the
 # default instances' warning that the checks' tiny data hold fewer distinct
@@ -52,17 +36,6 @@ def _expected_failures(estimator):
 @pytest.mark.filterwarnings(
     "ignore:Layer \\d+ asks for n_filters=\\d+, but only:UserWarning"
 )
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failures)
+@parametrize_with_checks(ESTIMATORS)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
-
-
-def test_the_expected_failure_is_documented_for_users():
-    """docs/reliability.md tells users which check to expect failing, and why."""
-    from pathlib import Path
-
-    doc = (
-        Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
-    ).read_text(encoding="utf-8")
-    for check in CLASSIFIER_XFAILS:
-        assert f'expected_failed_checks={{"{check}"' in doc

@@ -19,6 +19,8 @@ from sklearn_ckn._ops.head import encode_targets
 from sklearn_ckn._ops.patches import filters_to_internal
 from sklearn_ckn._training import CKNTrainer, TrainingConfig
 
+from ._fitting import training_order
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "sklearn_ckn"
 #: the README's layers, lowest first
@@ -135,6 +137,8 @@ def test_the_training_loop_runs_without_an_estimator():
     with threadpool_limits(1):
         clf = CKNClassifier(**settings).fit(X, y)
 
+        # the rows in the order the fit trains on them (sorted by value)
+        X, y = training_order(X, y)
         classes, class_index = np.unique(y, return_inverse=True)
         config = TrainingConfig(
             loss="log_loss",
