@@ -42,10 +42,10 @@ class CKNClassifier(
     (spherical k-means, layer by layer, on the distinct training samples
     sorted by value: the model does not depend on the order of the rows) and
     a head fitted on the standardized initial features (a convex problem,
-    solved by preconditioned L-BFGS in at most ``head_max_iter`` iterations). That standardization is then kept
-    fixed during training; ``feature_mean_`` and ``feature_scale_`` are the
-    one the head used for prediction reads (recomputed by a ``head_alpha``
-    refit).
+    solved by preconditioned L-BFGS in at most ``head_max_iter`` iterations).
+    That standardization is then kept fixed during training;
+    ``feature_mean_`` and ``feature_scale_`` are the one the head used for
+    prediction reads (recomputed by a ``head_alpha`` refit).
 
     Parameters
     ----------

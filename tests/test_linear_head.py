@@ -115,3 +115,91 @@ def test_string_labels_and_log_probabilities():
     np.testing.assert_allclose(
         np.exp(clf.predict_log_proba(X)), clf.predict_proba(X), rtol=1e-12
     )
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_weighted_log_loss_is_weighted_logistic_regression(n_classes):
+    """sample_weight and class_weight: the problem of a StandardScaler and a
+    LogisticRegression both fitted with the weights, at C = 1 / (alpha sum w)."""
+    X, y = make_classification(
+        n_samples=300,
+        n_features=30,
+        n_informative=10,
+        n_classes=n_classes,
+        random_state=0,
+    )
+    X = X * np.linspace(0.1, 10, 30) + 3.0
+    w = np.random.default_rng(0).uniform(0.2, 3.0, size=len(y))
+    class_weight = {0: 2.0, 1: 0.5}
+    total = np.sum(w * np.where(y == 0, 2.0, np.where(y == 1, 0.5, 1.0)))
+    alpha = 1e-2
+    ours = LinearHeadClassifier(
+        alpha=alpha, tol=1e-10, max_iter=2000, class_weight=class_weight
+    ).fit(X, y, sample_weight=w)
+    scaler = StandardScaler().fit(
+        X, sample_weight=w * np.where(y == 0, 2.0, np.where(y == 1, 0.5, 1.0))
+    )
+    theirs = LogisticRegression(
+        C=1 / (alpha * total), tol=1e-12, max_iter=10000, class_weight=class_weight
+    ).fit(scaler.transform(X), y, sample_weight=w)
+    np.testing.assert_allclose(
+        ours.predict_proba(X),
+        theirs.predict_proba(scaler.transform(X)),
+        rtol=0,
+        atol=1e-6,
+    )
+    unweighted = LinearHeadClassifier(alpha=alpha, tol=1e-10, max_iter=2000).fit(X, y)
+    assert np.max(np.abs(unweighted.predict_proba(X) - ours.predict_proba(X))) > 1e-2
+
+
+def _assert_same_head(got, want, X):
+    np.testing.assert_array_equal(got.coef_, want.coef_)
+    np.testing.assert_array_equal(got.intercept_, want.intercept_)
+    np.testing.assert_array_equal(got.feature_mean_, want.feature_mean_)
+    np.testing.assert_array_equal(got.decision_function(X), want.decision_function(X))
+
+
+# 50 iterations are enough to compare two fits, not to converge
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("loss", ["log_loss", "squared_hinge"])
+def test_integer_weights_repeat_rows_and_order_does_not_matter(loss):
+    """The fit reads the distinct rows sorted by value with their total
+    weights: repeats (reshuffled) equal integer weights, zeros equal dropped
+    rows, and a permutation of the rows changes nothing, bit for bit."""
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300], y[:300]
+    rng = np.random.default_rng(0)
+    w = rng.integers(0, 4, size=len(y))
+    params = dict(loss=loss, alpha=1e-2, max_iter=50)
+    weighted = LinearHeadClassifier(**params).fit(X, y, sample_weight=w)
+    repeated = rng.permutation(np.repeat(np.arange(len(y)), w))
+    twin = LinearHeadClassifier(**params).fit(X[repeated], y[repeated])
+    _assert_same_head(weighted, twin, X)
+    kept = w > 0
+    zeros = LinearHeadClassifier(**params).fit(X, y, sample_weight=kept * 1.0)
+    dropped = LinearHeadClassifier(**params).fit(X[kept], y[kept])
+    _assert_same_head(zeros, dropped, X)
+    perm = rng.permutation(len(y))
+    shuffled = LinearHeadClassifier(**params).fit(X[perm], y[perm], w[perm])
+    _assert_same_head(shuffled, weighted, X)
+
+
+def test_balanced_class_weight_is_per_class_sample_weight():
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300], y[:300]
+    keep = (y < 3) | (np.arange(len(y)) % 3 == 0)  # unbalanced classes
+    X, y = X[keep], y[keep]
+    balanced = LinearHeadClassifier(alpha=1e-2, class_weight="balanced").fit(X, y)
+    per_class = len(y) / (10 * np.bincount(y))
+    explicit = LinearHeadClassifier(alpha=1e-2).fit(X, y, sample_weight=per_class[y])
+    _assert_same_head(balanced, explicit, X)
+    plain = LinearHeadClassifier(alpha=1e-2).fit(X, y)
+    assert not np.array_equal(plain.coef_, balanced.coef_)
+
+
+def test_bad_sample_weights_are_refused_by_name():
+    X, y = load_digits(return_X_y=True)
+    with pytest.raises(ValueError, match="Negative values in data passed to"):
+        LinearHeadClassifier().fit(X, y, sample_weight=-np.ones(len(y)))
+    with pytest.raises(ValueError, match="sum to 0"):
+        LinearHeadClassifier(class_weight=dict.fromkeys(range(10), 0.0)).fit(X, y)
