@@ -17,8 +17,8 @@ def _standardize(X):
     return (X - X.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
 
 
-@pytest.mark.parametrize("n_classes", [2, 4])
-def test_log_loss_is_standardized_logistic_regression(n_classes):
+def _scaled_classification(n_classes):
+    """300 samples of 30 features, in columns of other scales and means."""
     X, y = make_classification(
         n_samples=300,
         n_features=30,
@@ -26,7 +26,12 @@ def test_log_loss_is_standardized_logistic_regression(n_classes):
         n_classes=n_classes,
         random_state=0,
     )
-    X = X * np.linspace(0.1, 10, 30) + 3.0  # columns of other scales and means
+    return X * np.linspace(0.1, 10, 30) + 3.0, y
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_log_loss_is_standardized_logistic_regression(n_classes):
+    X, y = _scaled_classification(n_classes)
     alpha = 1e-2
     ours = LinearHeadClassifier(alpha=alpha, tol=1e-10, max_iter=2000).fit(X, y)
     theirs = make_pipeline(
@@ -121,14 +126,7 @@ def test_string_labels_and_log_probabilities():
 def test_weighted_log_loss_is_weighted_logistic_regression(n_classes):
     """sample_weight and class_weight: the problem of a StandardScaler and a
     LogisticRegression both fitted with the weights, at C = 1 / (alpha sum w)."""
-    X, y = make_classification(
-        n_samples=300,
-        n_features=30,
-        n_informative=10,
-        n_classes=n_classes,
-        random_state=0,
-    )
-    X = X * np.linspace(0.1, 10, 30) + 3.0
+    X, y = _scaled_classification(n_classes)
     w = np.random.default_rng(0).uniform(0.2, 3.0, size=len(y))
     class_weight = {0: 2.0, 1: 0.5}
     total = np.sum(w * np.where(y == 0, 2.0, np.where(y == 1, 0.5, 1.0)))
