@@ -171,7 +171,7 @@ class TrainingSet:
         self._classes = classes
         self._sample_weight = sample_weight
         self._incremental = incremental
-        self._resume = resume
+        self._resumed = resume
 
     def select_rows(self, X):
         """The rows of ``X`` the fit trains on (see :func:`canonical_rows`);
@@ -186,7 +186,7 @@ class TrainingSet:
             check_classification_targets(y)
             estimator = self._estimator
             self.classes_ = resolve_classes(
-                estimator, y, self._classes, self._incremental, self._resume
+                estimator, y, self._classes, self._incremental, self._resumed
             )
             self.class_index = np.searchsorted(self.classes_, y)
             self.weights = sample_weights(
