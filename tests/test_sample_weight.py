@@ -146,6 +146,12 @@ def test_the_order_of_the_rows_does_not_change_the_model(digits):
         args = () if weights is None else (weights[perm],)
         second = fit_quietly(small_classifier(**params), X[perm], y[perm], *args)
         _assert_same_model(first, second, X)
+    # partial_fit reads each call's rows the same way
+    first, second = small_classifier(**params), small_classifier(**params)
+    for _ in range(2):
+        first.partial_fit(X, y, classes=np.arange(10))
+        second.partial_fit(X[perm], y[perm], classes=np.arange(10))
+    _assert_same_model(first, second, X)
 
 
 def test_balanced_class_weights_count_repeats_as_weights(digits, weights):
