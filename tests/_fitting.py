@@ -27,6 +27,6 @@ def fit_quietly(estimator, *data):
 def training_order(X, y):
     """``X`` and ``y`` reduced to the rows a CKNClassifier fit trains on, in
     its order (distinct rows, sorted by value): what its unsupervised start
-    and its epochs see."""
+    and its epochs see (without whitening, which sorts them again)."""
     rows, _ = canonical_rows(np.asarray(X), np.unique(y, return_inverse=True)[1])
     return X[rows], y[rows]
