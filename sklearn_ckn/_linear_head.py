@@ -9,14 +9,10 @@ from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._blas import thread_count_independent
-from ._classifier_inputs import sample_weights
+from ._classifier_inputs import host_sample_weight, sample_weights
 from ._ops.head import (
     LOSSES,
     encode_targets,
@@ -175,12 +171,12 @@ class LinearHeadClassifier(LinearClassifierMixin, BaseEstimator):
                 "LinearHeadClassifier needs samples of at least 2 classes in "
                 f"the data, but the data contains only one class: {classes[0]!r}."
             )
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=np.float64, ensure_non_negative=True
-            )
         weights = sample_weights(
-            sample_weight, self.class_weight, y, classes, class_index
+            host_sample_weight(sample_weight, X),
+            self.class_weight,
+            y,
+            classes,
+            class_index,
         )
         rows, weights = canonical_rows(X, class_index, weights)
         row_weights = (

@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length
 
-from ._backend import is_array_api_obj, to_numpy
+from ._backend import to_numpy
 from ._classifier_inputs import labels, resolve_classes, sample_weights
 
 __all__ = ["TrainingSet", "canonical_rows"]
@@ -132,7 +132,7 @@ def canonical_rows(X, class_index, weights=None):
     are summed in increasing order, so their sum does not depend on the
     order of the rows either.
     """
-    host = to_numpy(X) if is_array_api_obj(X) else np.asarray(X)
+    host = to_numpy(X)
     values = host.reshape(host.shape[0], -1)
     if weights is None:
         kept = np.arange(values.shape[0])
@@ -172,6 +172,8 @@ class TrainingSet:
         self._sample_weight = sample_weight
         self._incremental = incremental
         self._resumed = resume
+        # resolved by the first select_rows call
+        self.classes_ = self.class_index = self.weights = None
 
     def select_rows(self, X):
         """The rows of ``X`` the fit trains on (see :func:`canonical_rows`);
@@ -180,7 +182,7 @@ class TrainingSet:
         A second call, with those rows transformed (whitened), puts them in
         the order of the new values: the order of what the network sees.
         """
-        if not hasattr(self, "class_index"):
+        if self.class_index is None:
             y = labels(self._y)
             check_consistent_length(X, y)
             check_classification_targets(y)
