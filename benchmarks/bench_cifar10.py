@@ -15,8 +15,12 @@ and runs a recipe:
   those whose norm is above that quantile of the sampled patches' norms),
   mirror images (``--augment``: ``none``, or ``flip``:
   the head also trains on every image mirrored left to right, and a
-  prediction sums the decision functions of the image and its mirror) and
-  the head's penalty (``--alpha``). The head is
+  prediction sums the decision functions of the image and its mirror), what
+  the head reads (``--feature-map``: ``none``, the features, or
+  ``signed-sqrt``, :func:`sklearn_ckn.signed_sqrt` of them) and the head's
+  penalty (``--alpha``). The default grid is the feature map and the penalty,
+  at the centring, whitening, quantile and mirror images that earlier grids
+  chose (docs/benchmarks.md). The head is
   :class:`sklearn_ckn.LinearHeadClassifier` (``--head linear-head``), or
   scikit-learn's StandardScaler + LogisticRegression at ``C = 1 / (alpha
   n)``, the same problem (``--head logistic-regression``).
@@ -58,7 +62,12 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_ckn import CKNClassifier, CKNFeatureExtractor, LinearHeadClassifier
+from sklearn_ckn import (
+    CKNClassifier,
+    CKNFeatureExtractor,
+    LinearHeadClassifier,
+    signed_sqrt,
+)
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "cifar10_train_jpeg.npz"
@@ -70,6 +79,8 @@ RECIPES = {
     "supervised-32-128": dict(n_filters=(32, 128)),
     "supervised-64-256": dict(n_filters=(64, 256)),
 }
+# what the head reads: the features as they are, or their signed square roots
+FEATURE_MAPS = {"none": lambda f: f, "signed-sqrt": signed_sqrt}
 
 
 def decode(path, cache_dir=HERE / ".cache"):
@@ -127,6 +138,16 @@ def features(params, x_fit, others, augment):
     return out, time.perf_counter() - start
 
 
+def map_features(name, f_train, f_other, m_train, m_other):
+    """The features of the training and the other images, then their mirror
+    images' (None where ``m_train`` is None: no mirror images), as the head
+    reads them under feature map ``name``."""
+    g = FEATURE_MAPS[name]
+    if m_train is None:
+        return g(f_train), g(f_other), None, None
+    return g(f_train), g(f_other), g(m_train), g(m_other)
+
+
 def fit_head(kind, alpha, f, f_mirror, y):
     """The head on features ``f`` (and their mirrors, when given); returns a
     function of (features, mirror features or None) -> labels, and the
@@ -172,42 +193,46 @@ def run_unsupervised(args, images, y, train, val):
                 [(f_tr, m_tr), (f_va, m_va)], seconds = features(
                     params, x[train], [x[val]], augment
                 )
-                for aug in args.augment:
-                    for alpha in args.alpha:
-                        flip = aug == "flip"
-                        predict, head_seconds = fit_head(
-                            args.head, alpha, f_tr, m_tr if flip else None, y[train]
-                        )
-                        accuracy = float(
-                            np.mean(predict(f_va, m_va if flip else None) == y[val])
-                        )
-                        choice = dict(
-                            centre=centre,
-                            params=params,
-                            augment=aug,
-                            alpha=alpha,
-                        )
-                        rows.append(
-                            [
-                                centre,
-                                whitening,
-                                "-" if reg is None else reg,
-                                quantile,
-                                aug,
-                                alpha,
-                                f"{accuracy:.4f}",
-                                f"{seconds:.0f}",
-                                f"{head_seconds:.0f}",
-                            ]
-                        )
-                        print(*rows[-1], flush=True)
-                        if best is None or accuracy > best[0]:
-                            best = (accuracy, choice)
+                for fmap, aug, alpha in itertools.product(
+                    args.feature_map, args.augment, args.alpha
+                ):
+                    g_tr, g_va, n_tr, n_va = map_features(
+                        fmap, f_tr, f_va, m_tr if aug == "flip" else None, m_va
+                    )
+                    predict, head_seconds = fit_head(
+                        args.head, alpha, g_tr, n_tr, y[train]
+                    )
+                    accuracy = float(np.mean(predict(g_va, n_va) == y[val]))
+                    choice = dict(
+                        centre=centre,
+                        params=params,
+                        feature_map=fmap,
+                        augment=aug,
+                        alpha=alpha,
+                    )
+                    rows.append(
+                        [
+                            centre,
+                            whitening,
+                            "-" if reg is None else reg,
+                            quantile,
+                            fmap,
+                            aug,
+                            alpha,
+                            f"{accuracy:.4f}",
+                            f"{seconds:.0f}",
+                            f"{head_seconds:.0f}",
+                        ]
+                    )
+                    print(*rows[-1], flush=True)
+                    if best is None or accuracy > best[0]:
+                        best = (accuracy, choice)
     header = [
         "centre",
         "whitening",
         "whitening_reg",
         "patch_quantile",
+        "feature map",
         "augment",
         "alpha",
         "validation accuracy",
@@ -226,6 +251,7 @@ def refit_and_test_unsupervised(args, choice, images, y, test_images, y_test):
     [(f, m), (f_test, m_test)], _ = features(
         choice["params"], x, [x_test], choice["augment"]
     )
+    f, f_test, m, m_test = map_features(choice["feature_map"], f, f_test, m, m_test)
     predict, _ = fit_head(args.head, choice["alpha"], f, m, y)
     return float(np.mean(predict(f_test, m_test) == y_test))
 
@@ -334,11 +360,17 @@ def main():
     )
     parser.add_argument("--whitening-reg", type=float, nargs="+", default=[0.1])
     parser.add_argument(
-        "--augment", nargs="+", default=["none", "flip"], choices=["none", "flip"]
+        "--augment", nargs="+", default=["flip"], choices=["none", "flip"]
     )
     parser.add_argument("--n-patches", type=int, default=10000)
-    parser.add_argument("--patch-quantile", type=float, nargs="+", default=[0.0, 0.5])
-    parser.add_argument("--alpha", type=float, nargs="+", default=[1e-4, 3e-4])
+    parser.add_argument("--patch-quantile", type=float, nargs="+", default=[0.5])
+    parser.add_argument(
+        "--feature-map",
+        nargs="+",
+        default=["none", "signed-sqrt"],
+        choices=sorted(FEATURE_MAPS),
+    )
+    parser.add_argument("--alpha", type=float, nargs="+", default=[3e-5, 1e-4, 3e-4])
     parser.add_argument(
         "--head", default="linear-head", choices=["linear-head", "logistic-regression"]
     )

@@ -5,6 +5,7 @@ from ._dask import dask_predict, dask_transform
 from ._feature_extraction import CKNFeatureExtractor
 from ._linear_head import LinearHeadClassifier
 from ._plotting import plot_filters
+from ._power_normalization import signed_sqrt
 
 __all__ = [
     "CKNClassifier",
@@ -13,5 +14,6 @@ __all__ = [
     "dask_transform",
     "LinearHeadClassifier",
     "plot_filters",
+    "signed_sqrt",
 ]
 __version__ = "0.1.0.dev0"

@@ -13,6 +13,7 @@ MODULES = [
     "sklearn_ckn._dask",
     "sklearn_ckn._linear_head",
     "sklearn_ckn._plotting",
+    "sklearn_ckn._power_normalization",
 ]
 
 
