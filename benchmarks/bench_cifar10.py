@@ -193,40 +193,41 @@ def run_unsupervised(args, images, y, train, val):
                 [(f_tr, m_tr), (f_va, m_va)], seconds = features(
                     params, x[train], [x[val]], augment
                 )
-                for fmap, aug, alpha in itertools.product(
-                    args.feature_map, args.augment, args.alpha
-                ):
-                    g_tr, g_va, n_tr, n_va = map_features(
-                        fmap, f_tr, f_va, m_tr if aug == "flip" else None, m_va
-                    )
-                    predict, head_seconds = fit_head(
-                        args.head, alpha, g_tr, n_tr, y[train]
-                    )
-                    accuracy = float(np.mean(predict(g_va, n_va) == y[val]))
-                    choice = dict(
-                        centre=centre,
-                        params=params,
-                        feature_map=fmap,
-                        augment=aug,
-                        alpha=alpha,
-                    )
-                    rows.append(
-                        [
-                            centre,
-                            whitening,
-                            "-" if reg is None else reg,
-                            quantile,
-                            fmap,
-                            aug,
-                            alpha,
-                            f"{accuracy:.4f}",
-                            f"{seconds:.0f}",
-                            f"{head_seconds:.0f}",
-                        ]
-                    )
-                    print(*rows[-1], flush=True)
-                    if best is None or accuracy > best[0]:
-                        best = (accuracy, choice)
+                for fmap in args.feature_map:
+                    # mapped once, read by every (augment, alpha) below
+                    g_tr, g_va, n_tr, n_va = map_features(fmap, f_tr, f_va, m_tr, m_va)
+                    for aug, alpha in itertools.product(args.augment, args.alpha):
+                        flip = aug == "flip"
+                        predict, head_seconds = fit_head(
+                            args.head, alpha, g_tr, n_tr if flip else None, y[train]
+                        )
+                        accuracy = float(
+                            np.mean(predict(g_va, n_va if flip else None) == y[val])
+                        )
+                        choice = dict(
+                            centre=centre,
+                            params=params,
+                            feature_map=fmap,
+                            augment=aug,
+                            alpha=alpha,
+                        )
+                        rows.append(
+                            [
+                                centre,
+                                whitening,
+                                "-" if reg is None else reg,
+                                quantile,
+                                fmap,
+                                aug,
+                                alpha,
+                                f"{accuracy:.4f}",
+                                f"{seconds:.0f}",
+                                f"{head_seconds:.0f}",
+                            ]
+                        )
+                        print(*rows[-1], flush=True)
+                        if best is None or accuracy > best[0]:
+                            best = (accuracy, choice)
     header = [
         "centre",
         "whitening",
