@@ -12,15 +12,15 @@ and runs a recipe:
   given: the input's centring (``--centre``: ``none``, or ``image``: each
   image minus its own mean), the whitening (``--whitening``,
   ``--whitening-reg``), the patches k-means learns from (``--patch-quantile``:
-  those whose norm is above that quantile of the sampled patches' norms),
-  mirror images (``--augment``: ``none``, or ``flip``:
-  the head also trains on every image mirrored left to right, and a
+  those whose norm is above that quantile of the sampled patches' norms), the
+  kernel's ``--sigma`` (both layers), mirror images (``--augment``: ``none``,
+  or ``flip``: the head also trains on every image mirrored left to right, and a
   prediction sums the decision functions of the image and its mirror), what
   the head reads (``--feature-map``: ``none``, the features, or
   ``signed-sqrt``, :func:`sklearn_ckn.signed_sqrt` of them) and the head's
   penalty (``--alpha``). The default grid is the feature map and the penalty,
-  at the centring, whitening, quantile and mirror images that earlier grids
-  chose (docs/benchmarks.md). The head is
+  at the centring, whitening, quantile, sigma and mirror images that earlier
+  grids chose (docs/benchmarks.md). The head is
   :class:`sklearn_ckn.LinearHeadClassifier` (``--head linear-head``), or
   scikit-learn's StandardScaler + LogisticRegression at ``C = 1 / (alpha
   n)``, the same problem (``--head logistic-regression``).
@@ -34,7 +34,10 @@ and runs a recipe:
   every epoch, with the epoch's wall time; the epoch is chosen on validation.
   The first ``--augment`` value applies (``flip``: trained on the images and
   their mirror images, decision functions of an image and its mirror summed
-  at prediction), and the first ``--patch-quantile``.
+  at prediction), and the first ``--patch-quantile`` and ``--sigma``.
+
+``--random-state`` seeds the network (patch sampling, k-means, and for the
+supervised recipes the training); the split is always the same (seed 0).
 
 Each candidate's validation accuracy is printed with the wall time of the
 features (fit and transform) and of the head. ``--test FILE`` (an npz with
@@ -43,8 +46,8 @@ prints, as its last line, ``test accuracy 0.xxxx``. No test images are
 looked at otherwise, and none are in ``shared/``.
 
 Run (from ``benchmarks/``): ``python bench_cifar10.py --model
-unsupervised-64-256 [--data FILE] [--n-train 10000] [--test FILE]
-[--append ../docs/benchmarks_history.md]``.
+unsupervised-64-256 [--data FILE] [--n-train 10000] [--random-state 1]
+[--test FILE] [--append ../docs/benchmarks_history.md]``.
 """
 
 import argparse
@@ -129,7 +132,7 @@ def features(params, x_fit, others, augment):
     learned from) and of each of ``others``, each with the features of its
     mirror images (None without ``augment="flip"``); the seconds taken."""
     start = time.perf_counter()
-    ckn = CKNFeatureExtractor(**NETWORK, **params, random_state=0).fit(x_fit)
+    ckn = CKNFeatureExtractor(**dict(NETWORK, **params)).fit(x_fit)
     out = []
     for x in [x_fit, *others]:
         out.append(
@@ -180,12 +183,16 @@ def run_unsupervised(args, images, y, train, val):
         x = prepare(images, centre)
         for whitening in args.whitening:
             regs = args.whitening_reg if whitening != "none" else [None]
-            for reg, quantile in itertools.product(regs, args.patch_quantile):
+            for reg, quantile, sigma in itertools.product(
+                regs, args.patch_quantile, args.sigma
+            ):
                 params = dict(
                     RECIPES[args.model],
+                    sigma=sigma,
                     n_patches=args.n_patches,
                     patch_quantile=quantile,
                     whitening=None if whitening == "none" else whitening,
+                    random_state=args.random_state,
                 )
                 if reg is not None:
                     params["whitening_reg"] = reg
@@ -217,6 +224,7 @@ def run_unsupervised(args, images, y, train, val):
                                 whitening,
                                 "-" if reg is None else reg,
                                 quantile,
+                                sigma,
                                 fmap,
                                 aug,
                                 alpha,
@@ -233,6 +241,7 @@ def run_unsupervised(args, images, y, train, val):
         "whitening",
         "whitening_reg",
         "patch_quantile",
+        "sigma",
         "feature map",
         "augment",
         "alpha",
@@ -259,7 +268,7 @@ def refit_and_test_unsupervised(args, choice, images, y, test_images, y_test):
 
 def classifier(args):
     return CKNClassifier(
-        **NETWORK,
+        **dict(NETWORK, sigma=args.sigma[0]),
         **RECIPES[args.model],
         n_patches=args.n_patches,
         patch_quantile=args.patch_quantile[0],
@@ -271,7 +280,7 @@ def classifier(args):
         learning_rate_init=args.learning_rate,
         batch_size=args.batch_size,
         max_iter=1,
-        random_state=0,
+        random_state=args.random_state,
     )
 
 
@@ -365,6 +374,8 @@ def main():
     )
     parser.add_argument("--n-patches", type=int, default=10000)
     parser.add_argument("--patch-quantile", type=float, nargs="+", default=[0.5])
+    parser.add_argument("--sigma", type=float, nargs="+", default=[NETWORK["sigma"]])
+    parser.add_argument("--random-state", type=int, default=0)
     parser.add_argument(
         "--feature-map",
         nargs="+",
@@ -407,7 +418,8 @@ def main():
     if supervised:
         notes = [
             f"CKNClassifier, {RECIPES[args.model]['n_filters']} filters, whitening "
-            f"images, patch_quantile {args.patch_quantile[0]}, each image centred, "
+            f"images, patch_quantile {args.patch_quantile[0]}, sigma "
+            f"{args.sigma[0]}, each image centred, "
             f"log_loss, alpha {args.alpha[0]}, solver {args.solver}, lr "
             f"{args.learning_rate}, batch {args.batch_size}, augment "
             f"{args.augment[0]} (flip: trained on the images and their mirror "
@@ -424,7 +436,8 @@ def main():
         ]
     notes[0] = (
         f"{len(train)} training / {len(val)} validation images (stratified, "
-        f"seed 0), n_patches={args.n_patches}. " + notes[0]
+        f"seed 0), n_patches={args.n_patches}, random_state={args.random_state}. "
+        + notes[0]
     )
     report(
         f"CIFAR-10, {args.model}: validation accuracy",
