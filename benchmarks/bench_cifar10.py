@@ -151,13 +151,19 @@ def map_features(name, f_train, f_other, m_train, m_other):
     return g(f_train), g(f_other), g(m_train), g(m_other)
 
 
-def fit_head(kind, alpha, f, f_mirror, y):
-    """The head on features ``f`` (and their mirrors, when given); returns a
+def head_rows(f, f_mirror, y):
+    """The head's training rows and labels: the features, then their mirror
+    images' when given (built once, read by the head at every penalty)."""
+    if f_mirror is None:
+        return f, y
+    return np.concatenate([f, f_mirror]), np.concatenate([y, y])
+
+
+def fit_head(kind, alpha, f, y):
+    """The head on training rows ``f`` (see :func:`head_rows`); returns a
     function of (features, mirror features or None) -> labels, and the
     seconds the fit took."""
     start = time.perf_counter()
-    if f_mirror is not None:
-        f, y = np.concatenate([f, f_mirror]), np.concatenate([y, y])
     if kind == "linear-head":
         model = LinearHeadClassifier(alpha=alpha).fit(f, y)
     else:
@@ -203,39 +209,41 @@ def run_unsupervised(args, images, y, train, val):
                 for fmap in args.feature_map:
                     # mapped once, read by every (augment, alpha) below
                     g_tr, g_va, n_tr, n_va = map_features(fmap, f_tr, f_va, m_tr, m_va)
-                    for aug, alpha in itertools.product(args.augment, args.alpha):
+                    for aug in args.augment:
                         flip = aug == "flip"
-                        predict, head_seconds = fit_head(
-                            args.head, alpha, g_tr, n_tr if flip else None, y[train]
-                        )
-                        accuracy = float(
-                            np.mean(predict(g_va, n_va if flip else None) == y[val])
-                        )
-                        choice = dict(
-                            centre=centre,
-                            params=params,
-                            feature_map=fmap,
-                            augment=aug,
-                            alpha=alpha,
-                        )
-                        rows.append(
-                            [
-                                centre,
-                                whitening,
-                                "-" if reg is None else reg,
-                                quantile,
-                                sigma,
-                                fmap,
-                                aug,
-                                alpha,
-                                f"{accuracy:.4f}",
-                                f"{seconds:.0f}",
-                                f"{head_seconds:.0f}",
-                            ]
-                        )
-                        print(*rows[-1], flush=True)
-                        if best is None or accuracy > best[0]:
-                            best = (accuracy, choice)
+                        train_rows = head_rows(g_tr, n_tr if flip else None, y[train])
+                        for alpha in args.alpha:
+                            predict, head_seconds = fit_head(
+                                args.head, alpha, *train_rows
+                            )
+                            accuracy = float(
+                                np.mean(predict(g_va, n_va if flip else None) == y[val])
+                            )
+                            choice = dict(
+                                centre=centre,
+                                params=params,
+                                feature_map=fmap,
+                                augment=aug,
+                                alpha=alpha,
+                            )
+                            rows.append(
+                                [
+                                    centre,
+                                    whitening,
+                                    "-" if reg is None else reg,
+                                    quantile,
+                                    sigma,
+                                    fmap,
+                                    aug,
+                                    alpha,
+                                    f"{accuracy:.4f}",
+                                    f"{seconds:.0f}",
+                                    f"{head_seconds:.0f}",
+                                ]
+                            )
+                            print(*rows[-1], flush=True)
+                            if best is None or accuracy > best[0]:
+                                best = (accuracy, choice)
     header = [
         "centre",
         "whitening",
@@ -262,7 +270,7 @@ def refit_and_test_unsupervised(args, choice, images, y, test_images, y_test):
         choice["params"], x, [x_test], choice["augment"]
     )
     f, f_test, m, m_test = map_features(choice["feature_map"], f, f_test, m, m_test)
-    predict, _ = fit_head(args.head, choice["alpha"], f, m, y)
+    predict, _ = fit_head(args.head, choice["alpha"], *head_rows(f, m, y))
     return float(np.mean(predict(f_test, m_test) == y_test))
 
 
