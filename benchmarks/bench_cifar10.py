@@ -40,10 +40,10 @@ and runs a recipe:
 supervised recipes the training); the split is always the same (seed 0).
 ``--folds K`` (unsupervised recipes) scores each candidate on K stratified
 folds instead of the one split (seed 0; the whitening, filters and head
-learned anew on each fold's training images) and chooses on the mean: one
-split of 5,000 images measures an accuracy near 0.78 to a binomial standard
-error of 0.6 point, ten folds (all 50,000 images) to about 0.2, at ten times
-the cost.
+learned anew on each fold's training images; ``--validation-size`` then does
+not apply) and chooses on the mean: one split of 5,000 images measures an
+accuracy near 0.78 to a binomial standard error of 0.6 point, ten folds (all
+50,000 images) to about 0.2, at ten times the cost.
 
 Each candidate's validation accuracy is printed with the wall time of the
 features (fit and transform) and of the head. ``--test FILE`` (an npz with
