@@ -354,12 +354,14 @@ def supervised_accuracy(clf, x, y, flip):
     return float(np.mean(clf.classes_[np.argmax(scores, axis=1)] == y))
 
 
-def run_supervised(args, images, y, train, val):
-    """Validation accuracy at the start and after each epoch; the best epoch.
+def run_supervised(args, images, y, splits):
+    """Validation accuracy at the start and after each epoch, on the one
+    (training, validation) pair of ``splits``; the best epoch.
 
     The first ``--augment`` value applies: ``flip`` trains on the images and
     their mirror images and sums the decision functions of an image and its
     mirror at prediction."""
+    [(train, val)] = splits
     x = prepare(images, "image")
     flip = args.augment[0] == "flip"
     x_train, y_train = supervised_data(x[train], y[train], flip)
@@ -478,10 +480,8 @@ def main():
     else:
         folds = StratifiedKFold(args.folds, shuffle=True, random_state=0)
         splits = list(folds.split(np.zeros((len(y), 1)), y))
-    if supervised:
-        rows, header, (accuracy, choice) = run_supervised(args, images, y, *splits[0])
-    else:
-        rows, header, (accuracy, choice) = run_unsupervised(args, images, y, splits)
+    run = run_supervised if supervised else run_unsupervised
+    rows, header, (accuracy, choice) = run(args, images, y, splits)
     if supervised:
         notes = [
             f"CKNClassifier, {RECIPES[args.model]['n_filters']} filters, whitening "
