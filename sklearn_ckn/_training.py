@@ -432,8 +432,11 @@ class CKNTrainer(HeadSolver):
         return twin
 
     def snapshot(self):
-        """A copy of the parameters, to restore the best ones later."""
-        return [self.xp.asarray(p, copy=True) for p in self.parameters()]
+        """A copy of the parameters and of the head's standardization (which
+        ``exact_head`` changes at every step), to restore them later."""
+        kept = [*self.parameters(), self.mean, self.scale]
+        return [self.xp.asarray(p, copy=True) for p in kept]
 
-    def restore(self, params):
-        self._set_parameters(list(params))
+    def restore(self, snapshot):
+        *params, self.mean, self.scale = snapshot
+        self._set_parameters(params)

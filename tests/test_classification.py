@@ -279,6 +279,36 @@ def test_exact_head_solver_keeps_the_parameters_when_no_step_decreases(
     assert clf._trainer.learning_rate == pytest.approx(1e-3 / 4 ** (2 * tries))
 
 
+@pytest.mark.parametrize("solver", ["adam", "exact_head"])
+def test_early_stopping_restores_the_best_epochs_whole_model(
+    digits, solver, monkeypatch
+):
+    # exact_head solves the head's standardization again at every step: the
+    # best epoch's model is its filters, head and standardization together
+    from sklearn_ckn import _epochs
+
+    def validation_scores(n_epochs):
+        """Epoch 2 the best of the first ``n_epochs``, later ones worse."""
+        scores = iter([0.5, 0.9, 0.2, 0.1][:n_epochs])
+        return lambda *args, **kwargs: next(scores)
+
+    X, y = digits
+    common = dict(solver=solver, early_stopping=True, n_iter_no_change=10)
+    if solver == "exact_head":
+        common["learning_rate_init"] = 0.1
+    monkeypatch.setattr(_epochs, "accuracy", validation_scores(4))
+    best_then_worse = _quiet_fit(_small(**common, max_iter=4), X, y)
+    monkeypatch.setattr(_epochs, "accuracy", validation_scores(2))
+    stopped_at_best = _quiet_fit(_small(**common, max_iter=2), X, y)
+    assert best_then_worse.n_iter_ == 4 and stopped_at_best.n_iter_ == 2
+    assert best_then_worse.best_validation_score_ == 0.9
+    np.testing.assert_array_equal(
+        best_then_worse.decision_function(X), stopped_at_best.decision_function(X)
+    )
+    for kept, best in zip(best_then_worse.filters_, stopped_at_best.filters_):
+        np.testing.assert_array_equal(kept, best)
+
+
 def test_head_refit_stopped_by_head_max_iter_warns(digits):
     X, y = digits
     params = dict(max_iter=1, head_alpha=1e-2)
