@@ -57,10 +57,20 @@ class ChunkRunner:
             if self.threaded:
                 release_single_threaded()
 
-    def map(self, function, n_samples):
-        """``[function(rows) for rows in chunks]``, ``rows`` a slice of the batch."""
-        step = self.chunk if self.threaded else max(n_samples, 1)
-        chunks = [slice(start, start + step) for start in range(0, n_samples, step)]
+    def map(self, function, n_samples, first=0):
+        """``[function(rows) for rows in chunks]``, ``rows`` a slice of the batch.
+
+        ``first``: the batch's first sample's index in the whole data; on the
+        host the chunks then end at that numbering's multiples of ``chunk``
+        (the first chunk of a batch may be shorter), so that a sample falls
+        in the same place of its chunk whatever the batch size
+        (:func:`sklearn_ckn._network.forward_chunk`).
+        """
+        cuts = []
+        if self.threaded:
+            cuts = range(self.chunk - first % self.chunk, n_samples, self.chunk)
+        bounds = [0, *cuts, n_samples]
+        chunks = [slice(a, b) for a, b in zip(bounds, bounds[1:]) if a < b]
         if self._pool is None:
             return [function(rows) for rows in chunks]
         # every thread, the caller's included, takes the next chunk as it

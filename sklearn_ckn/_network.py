@@ -125,32 +125,42 @@ def forward(h, layers, xp, caches=None):
     return h
 
 
-def forward_chunk(runner, inputs, layers, xp):
+def forward_chunk(runner, inputs, layers, xp, first=0):
     """:func:`forward` of one chunk's ``inputs``, zero-padded on the host to
-    a full chunk of ``runner``.
+    a full chunk of ``runner``, sample ``first`` (of the whole data) at place
+    ``first % runner.chunk``.
 
     BLAS picks its kernel by the product's size (OpenBLAS computes small
-    products with kernels that round differently), so a sample's features
-    would depend on how many samples share its chunk, hence on the batch
-    size; padded, every chunk's products have the same shapes.
+    products with kernels that round differently), and some of OpenBLAS's
+    kernels (Haswell's) round a row differently by its place in the product:
+    a sample's features would depend on which samples share its chunk, hence
+    on the batch size. Padded, every chunk's products have the same shapes,
+    and a sample's rows are always the same rows of them.
     """
     n_rows = inputs.shape[0]
     if not runner.threaded or n_rows >= runner.chunk:
         return forward(inputs, layers, xp)
-    pad = xp.zeros(
-        (runner.chunk - n_rows, *inputs.shape[1:]),
-        dtype=inputs.dtype,
-        device=array_device(inputs),
-    )
-    return forward(xp.concat([inputs, pad], axis=0), layers, xp)[:n_rows, ...]
+    lead = first % runner.chunk
+    parts = [
+        xp.zeros(
+            (count, *inputs.shape[1:]), dtype=inputs.dtype, device=array_device(inputs)
+        )
+        for count in (lead, runner.chunk - lead - n_rows)
+    ]
+    padded = xp.concat([parts[0], inputs, parts[1]], axis=0)
+    return forward(padded, layers, xp)[lead : lead + n_rows, ...]
 
 
-def forward_in_chunks(runner, batch, layers, xp):
-    """:func:`forward` of a whole batch, chunk by chunk (each padded as in
+def forward_in_chunks(runner, batch, layers, xp, first=0):
+    """:func:`forward` of a whole batch whose first sample is sample
+    ``first`` of the data, chunk by chunk (each padded as in
     :func:`forward_chunk`), concatenated."""
     parts = runner.map(
-        lambda rows: forward_chunk(runner, batch[rows, ...], layers, xp),
+        lambda rows: forward_chunk(
+            runner, batch[rows, ...], layers, xp, first + rows.start
+        ),
         batch.shape[0],
+        first,
     )
     return xp.concat(parts, axis=0) if len(parts) > 1 else parts[0]
 
@@ -253,7 +263,7 @@ def transform_in_batches(
     direct = same_place(xp, dev, out_xp, out_dev)
 
     def features(layers, batch, start, rows):
-        feats = forward_chunk(runner, batch[rows, ...], layers, xp)
+        feats = forward_chunk(runner, batch[rows, ...], layers, xp, start + rows.start)
         flat = xp.reshape(
             xp.permute_dims(feats, channel_first), (feats.shape[0], n_out)
         )
@@ -281,6 +291,7 @@ def transform_in_batches(
             parts = runner.map(
                 lambda rows: features(layers, batch, start, rows),  # noqa: B023
                 stop - start,
+                start,
             )
             if not direct:
                 feats = xp.concat(parts, axis=0) if len(parts) > 1 else parts[0]

@@ -55,7 +55,7 @@ def _sample_patches(
         for start in range(0, images.shape[0], batch_size):
             stop = min(start + batch_size, images.shape[0])
             batch = to_namespace(take_rows(x, images[start:stop]), xp, dev, dtype)
-            h = forward_in_chunks(runner, batch, below, xp) if below else batch
+            h = forward_in_chunks(runner, batch, below, xp, start) if below else batch
             patches = extract_patches(pad_map(h, pads, xp), spec.patch_shape, xp)
             patches = xp.reshape(patches, (-1, patches.shape[-1]))
             in_batch = (local >= start) & (local < stop)

@@ -5,7 +5,8 @@ What is promised (docs/reliability.md):
   predictions, for both estimators, float64 and float32;
 - across ``batch_size`` values, for the extractor: bit-identical in float64
   and float32 (each chunk of samples is zero-padded to a full chunk, so the
-  GEMMs have the same shapes whatever the batch);
+  GEMMs have the same shapes whatever the batch, and each sample sits at the
+  same place of its chunk, its index modulo the chunk size);
 - across BLAS thread counts (1, 2, 4) and ``n_jobs``: bit-identical, for
   both estimators and every solver (BLAS is held at one thread inside the
   estimators' methods; the parallel work is over chunks fixed in advance);
@@ -16,6 +17,7 @@ What is promised (docs/reliability.md):
   stops at its tolerance, not at a fixed point), with the same predictions.
 """
 
+import os
 import subprocess
 import sys
 import warnings
@@ -29,6 +31,7 @@ from sklearn.model_selection import cross_val_score
 from threadpoolctl import threadpool_limits
 
 from sklearn_ckn import CKNClassifier, CKNFeatureExtractor, LinearHeadClassifier
+from sklearn_ckn._chunks import ChunkRunner
 
 # fits both estimators on 150 digits and prints one digest of every value
 # they learned and returned
@@ -112,6 +115,70 @@ def test_extractor_is_bit_identical_across_batch_sizes(digits, dtype, n_filters)
         for got, want in zip(ckn.filters_, reference.filters_):
             np.testing.assert_array_equal(got, want)
         np.testing.assert_array_equal(ckn.transform(X), features)
+
+
+# run under OPENBLAS_CORETYPE=Haswell: whether that BLAS rounds a GEMM's row
+# by its place in the product, and whether the extractor's filters and
+# features agree across batch sizes all the same
+PLACE_DEPENDENT_BLAS = """
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn_ckn import CKNFeatureExtractor
+
+rng = np.random.default_rng(0)
+a = rng.standard_normal((384, 27)).astype(np.float32)
+b = rng.standard_normal((27, 64)).astype(np.float32)
+print(not np.array_equal(np.roll(a, 1, axis=0) @ b, np.roll(a @ b, 1, axis=0)))
+X = (load_digits().data[:200] / 16).astype(np.float32)
+fitted = [
+    CKNFeatureExtractor(
+        n_filters=(16, 32), image_shape=(8, 8), random_state=0, batch_size=size
+    ).fit(X)
+    for size in (None, 7)
+]
+learned = [[*ckn.filters_, ckn.transform(X)] for ckn in fitted]
+print(all(np.array_equal(u, v) for u, v in zip(*learned)))
+"""
+
+
+def test_batch_sizes_agree_on_a_blas_that_rounds_rows_by_their_place():
+    # OpenBLAS's Haswell kernels (also picked on some AVX-512 machines) round
+    # a product's row differently by its place: each sample must sit at the
+    # same place of its chunk whatever the batch size
+    env = {**os.environ, "OPENBLAS_CORETYPE": "Haswell"}
+    result = subprocess.run(
+        [sys.executable, "-c", PLACE_DEPENDENT_BLAS],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+        env=env,
+    )
+    place_dependent, agree = result.stdout.split()
+    if place_dependent != "True":
+        pytest.skip("this BLAS rounds every row of a product alike")
+    assert agree == "True"
+
+
+def test_a_sample_sits_at_its_own_place_of_a_full_chunk(monkeypatch):
+    from array_api_compat import numpy as compat_numpy
+
+    from sklearn_ckn import _network
+
+    calls = []
+
+    def places(h, layers, xp):
+        # each row of the padded chunk replaced by its place in it
+        calls.append(h.shape[0])
+        return np.broadcast_to(np.arange(h.shape[0])[:, None], h.shape).copy()
+
+    monkeypatch.setattr(_network, "forward", places)
+    with ChunkRunner(compat_numpy, 6) as runner:
+        for first, n in [(0, 7), (3, 7), (5, 1), (4, 14), (12, 6)]:
+            batch = np.zeros((n, 1))
+            got = _network.forward_in_chunks(runner, batch, [], compat_numpy, first)
+            np.testing.assert_array_equal(got[:, 0], (first + np.arange(n)) % 6)
+    assert set(calls) == {6}
 
 
 def _everything_learned(estimator, X):
