@@ -198,13 +198,16 @@ def sigma_range(dtype_name):
 
     The kernel is exp((u - 1) / sigma^2) for u in [-1, 1]; the forward pass
     scales patches by 1 / sigma^2 and training multiplies by it again.
-    1 / sigma^2 must stay at most sqrt(max) (the products stay finite) and at
-    least the smallest normal number (below, (u - 1) / sigma^2 is 0 and every
-    response 1): sigma in [2.3e-10, 9.2e18] in float32, [8.6e-78, 6.7e153] in
-    float64.
+    1 / sigma^2 must stay at least the smallest normal number (below,
+    (u - 1) / sigma^2 is 0 and every response 1) and at most 1 / (64 eps),
+    eps the dtype's machine epsilon: a cosine computed an ulp or a few off
+    (above 1 too, for a patch along a filter) then moves (u - 1) / sigma^2
+    by 1/64 per ulp, so exp cannot overflow and the kernel does not measure
+    rounding (that also keeps the products finite). Sigma in [2.8e-3,
+    9.2e18] in float32, [1.2e-7, 6.7e153] in float64.
     """
     info = np.finfo(dtype_name)
-    return float(info.max) ** -0.25, float(info.tiny) ** -0.5
+    return 8.0 * float(info.eps) ** 0.5, float(info.tiny) ** -0.5
 
 
 def check_sigmas(specs, dtype_name):
@@ -215,9 +218,10 @@ def check_sigmas(specs, dtype_name):
             raise ValueError(
                 f"sigma={spec.sigma:g} for layer {layer} is outside the range the "
                 f"exp kernel can compute with in {dtype_name}: 1/sigma^2 must lie "
-                f"between the smallest normal {dtype_name} and the square root of "
-                f"the largest, so sigma in [{low:.2g}, {high:.2g}] (typical values "
-                "are 0.1 to 1)."
+                f"between the smallest normal {dtype_name} and 1/(64 eps), eps its "
+                "machine epsilon (below, exp overflows on a cosine rounded above "
+                f"1), so sigma in [{low:.2g}, {high:.2g}] (typical values are 0.1 "
+                "to 1)."
             )
 
 

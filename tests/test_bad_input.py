@@ -14,6 +14,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from sklearn_ckn import CKNClassifier, CKNFeatureExtractor
+from sklearn_ckn._architecture import sigma_range
 
 CALLS = [
     "extractor.fit",
@@ -494,13 +495,13 @@ def _unit_filters(shape, dtype=np.float64, seed=0):
 
 
 @pytest.mark.parametrize("call", FIT_CALLS)
-@pytest.mark.parametrize("sigma", [1e-200, 1e-150, 1e-12, 1e20, 1e200])
+@pytest.mark.parametrize("sigma", [1e-200, 1e-150, 1e-12, 1e-3, 1e20, 1e200])
 @pytest.mark.parametrize("given_filters", [False, True])
 def test_a_sigma_out_of_the_kernels_range_is_named(call, sigma, given_filters):
     """exp((u - 1) / sigma^2) needs 1/sigma^2 between the dtype's smallest
-    normal number and the square root of its largest: outside, a ValueError
-    names sigma and the range (not a ZeroDivisionError, an OverflowError or
-    a message that blames X). float32 X: [2.3e-10, 9.2e18]."""
+    normal number and 1 / (64 eps): outside, a ValueError names sigma and the
+    range (not a ZeroDivisionError, an OverflowError or a message that blames
+    X). float32 X: [2.8e-3, 9.2e18]."""
     params = dict(sigma=sigma)
     if given_filters:
         params.update(filters=[_unit_filters((3, 1, 3, 3))], n_filters=3)
@@ -512,11 +513,36 @@ def test_a_sigma_out_of_the_kernels_range_is_named(call, sigma, given_filters):
 
 def test_a_sigma_fitted_in_float64_is_checked_again_for_float32_input():
     # fine in float64 (every response underflows, but that is another matter)
-    estimator = _new("extractor", n_filters=3, sigma=1e-20).fit(_clean())
-    with pytest.raises(ValueError, match=r"sigma=1e-20 for layer 0 .* float32"):
+    estimator = _new("extractor", n_filters=3, sigma=1e-4).fit(_clean())
+    with pytest.raises(ValueError, match=r"sigma=0.0001 for layer 0 .* float32"):
         estimator.transform(_clean().astype(np.float32))
     with pytest.warns(UserWarning, match="underflowed"):
         estimator.transform(_clean())
+
+
+def _filters_whose_squared_norm_rounds_above_1(n_filters, d):
+    rng = np.random.default_rng(0)
+    found = []
+    while len(found) < n_filters:
+        w = rng.standard_normal(d)
+        w /= np.linalg.norm(w)
+        if w @ w > 1.0:
+            found.append(w)
+    return np.stack(found)
+
+
+def test_the_smallest_sigma_takes_filters_whose_norm_rounds_above_1():
+    """A unit filter's squared norm may round an ulp above 1, and a cosine
+    with it too: with sigma at the bottom of its range, exp((u - 1) /
+    sigma^2) stays finite (far below, in the old range, it overflowed)."""
+    low = sigma_range("float64")[0]
+    z = _filters_whose_squared_norm_rounds_above_1(3, 9)
+    estimator = _new(
+        "extractor", n_filters=3, sigma=low, filters=[z.reshape(3, 1, 3, 3)]
+    ).fit(_clean())
+    assert np.all(np.isfinite(estimator.lintrans_[0]))
+    with pytest.raises(FloatingPointError), np.errstate(over="raise"):
+        np.exp((z[0] @ z[0] - 1.0) / 1e-20**2)
 
 
 def test_responses_that_all_underflow_are_named():
