@@ -141,13 +141,12 @@ def forward_chunk(runner, inputs, layers, xp, first=0):
     if not runner.threaded or n_rows >= runner.chunk:
         return forward(inputs, layers, xp)
     lead = first % runner.chunk
-    parts = [
-        xp.zeros(
-            (count, *inputs.shape[1:]), dtype=inputs.dtype, device=array_device(inputs)
-        )
-        for count in (lead, runner.chunk - lead - n_rows)
-    ]
-    padded = xp.concat([parts[0], inputs, parts[1]], axis=0)
+    padded = xp.zeros(
+        (runner.chunk, *inputs.shape[1:]),
+        dtype=inputs.dtype,
+        device=array_device(inputs),
+    )
+    padded[lead : lead + n_rows, ...] = inputs
     return forward(padded, layers, xp)[lead : lead + n_rows, ...]
 
 
