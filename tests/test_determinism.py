@@ -59,15 +59,20 @@ print(digest.hexdigest())
 """
 
 
-def _fingerprint_in_new_process(dtype, script=FINGERPRINT):
+def _output_of_new_process(script, *args, env=None):
     result = subprocess.run(
-        [sys.executable, "-c", script, dtype],
+        [sys.executable, "-c", script, *args],
         capture_output=True,
         text=True,
         check=True,
         timeout=300,
+        env=env,
     )
     return result.stdout.strip()
+
+
+def _fingerprint_in_new_process(dtype, script=FINGERPRINT):
+    return _output_of_new_process(script, dtype)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -146,15 +151,8 @@ def test_batch_sizes_agree_on_a_blas_that_rounds_rows_by_their_place():
     # a product's row differently by its place: each sample must sit at the
     # same place of its chunk whatever the batch size
     env = {**os.environ, "OPENBLAS_CORETYPE": "Haswell"}
-    result = subprocess.run(
-        [sys.executable, "-c", PLACE_DEPENDENT_BLAS],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-        env=env,
-    )
-    place_dependent, agree = result.stdout.split()
+    output = _output_of_new_process(PLACE_DEPENDENT_BLAS, env=env)
+    place_dependent, agree = output.split()
     if place_dependent != "True":
         pytest.skip("this BLAS rounds every row of a product alike")
     assert agree == "True"
